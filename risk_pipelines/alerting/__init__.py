@@ -1,0 +1,1 @@
+"""Alert rules, the alert state machine and delivery channels (no dagster import)."""

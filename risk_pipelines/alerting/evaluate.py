@@ -1,0 +1,105 @@
+"""Which series breach which rule on one day (pure functions over DataFrames)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from risk_pipelines.alerting.rules import Rule
+
+
+@dataclass(frozen=True)
+class Breach:
+    observed: float
+    threshold: float
+    message: str
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """For one rule and day: every series the rule could judge, and those that breached."""
+
+    rule: Rule
+    evaluated: frozenset[str]
+    breaches: dict[str, Breach]
+    dims: dict[str, dict[str, str]]
+    values: dict[str, float]  # the value the rule compared, per evaluated series
+
+
+DIMS = ["metric", "policy_category", "region", "surface", "platform"]
+
+
+def _matching(rule: Rule, frame: pd.DataFrame) -> pd.DataFrame:
+    mask = pd.Series(True, index=frame.index)
+    for key, values in rule.match.items():
+        mask &= frame[key].isin(values)
+    return frame[mask]
+
+
+def _describe(row) -> str:
+    where = [row["policy_category"], row["region"], row["surface"]]
+    scope = ", ".join(v for v in where if v != "all") or "all content"
+    return f"{row['metric']} ({scope})"
+
+
+def evaluate_outside_interval(rule: Rule, indicators: pd.DataFrame) -> Evaluation:
+    """``indicators``: risk_indicators rows of one day (value, expected, lower, upper, score)."""
+    rows = _matching(rule, indicators)
+    rows = rows[rows["expected"].notna() & rows["score"].notna()]
+    breaches = {}
+    for row in rows.to_dict("records"):
+        value, expected = row["value"], row["expected"]
+        if rule.direction == "up":
+            past, bound = value - row["upper"], row["upper"]
+        else:
+            past, bound = row["lower"] - value, row["lower"]
+        change = (value - expected) / abs(expected) if expected else float("inf")
+        if past > 0 and past >= rule.min_abs_impact and abs(change) >= rule.min_rel_impact:
+            side = "above" if rule.direction == "up" else "below"
+            breaches[row["unique_id"]] = Breach(
+                observed=value,
+                threshold=bound,
+                message=(
+                    f"{_describe(row)} was {value:,.4g} on {pd.Timestamp(row['ds']):%Y-%m-%d}, "
+                    f"{side} the 95% band (expected {expected:,.4g}, bound {bound:,.4g}, "
+                    f"{change:+.0%} vs expected)"
+                ),
+            )
+    values = dict(zip(rows["unique_id"], rows["value"].astype(float), strict=True))
+    return Evaluation(rule, frozenset(rows["unique_id"]), breaches, _dims(rows), values)
+
+
+def evaluate_forecast_crosses(rule: Rule, forecasts: pd.DataFrame) -> Evaluation:
+    """``forecasts``: the primary full-horizon forecast rows made as of the evaluated day."""
+    rows = _matching(rule, forecasts)
+    rows = rows[rows["horizon"] <= rule.within_days]
+    if rule.bound == "yhat":
+        column = "yhat"
+    else:
+        column = "yhat_hi_95" if rule.direction == "up" else "yhat_lo_95"
+    breaches, values = {}, {}
+    for uid, group in rows.groupby("unique_id"):
+        values[uid] = float(group[column].max() if rule.direction == "up" else group[column].min())
+        values = group[column]
+        crossing = values >= rule.threshold if rule.direction == "up" else values <= rule.threshold
+        if crossing.any():
+            first = group[crossing].sort_values("ds").iloc[0]
+            what = "forecast" if rule.bound == "yhat" else "forecast 95% bound"
+            breaches[uid] = Breach(
+                observed=float(first[column]),
+                threshold=float(rule.threshold),
+                message=(
+                    f"{_describe(first)}: {what} reaches {first[column]:,.4g} on "
+                    f"{pd.Timestamp(first['ds']):%Y-%m-%d} (threshold {rule.threshold:,.4g}, "
+                    f"within {rule.within_days} days)"
+                ),
+            )
+    return Evaluation(rule, frozenset(rows["unique_id"]), breaches, _dims(rows), values)
+
+
+def _dims(rows: pd.DataFrame) -> dict[str, dict[str, str]]:
+    if rows.empty:
+        return {}
+    first = rows.drop_duplicates("unique_id")
+    return {r["unique_id"]: {k: r[k] for k in DIMS} for r in first.to_dict("records")}

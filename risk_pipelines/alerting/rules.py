@@ -1,0 +1,179 @@
+"""Alert rules declared in YAML and validated with messages that name the rule and the field.
+
+```yaml
+rules:
+  - id: report_surge                # unique, stable: it is half of an alert's identity
+    type: outside_interval          # or forecast_crosses
+    match: {metric: user_reports}   # any series dimension; a value or a list; omitted = any
+    direction: up                   # up | down
+    min_abs_impact: 10              # outside_interval: distance past the band, in metric units
+    min_rel_impact: 0.3             # outside_interval: |actual - expected| / expected
+    severity: high                  # info | low | medium | high | critical
+    sustain: 1                      # breaching evaluations before it fires
+    hold: 3                         # clean evaluations before a firing alert resolves
+    routes: [log]
+    owners: [risk-analysis]
+  - id: overturn_rate_heading_up
+    type: forecast_crosses
+    match: {metric: overturn_rate}
+    bound: upper                    # yhat | upper (the 95 % upper bound; lower when down)
+    threshold: 0.45
+    within_days: 14
+```
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from risk_pipelines.metrics.series import SERIES_DIMENSIONS
+
+RULE_TYPES = ("outside_interval", "forecast_crosses")
+SEVERITIES = ("info", "low", "medium", "high", "critical")
+KNOWN_CHANNELS = ("log",)
+
+
+class RuleError(ValueError):
+    """An alert rule file that cannot be used; the message names the file, rule and field."""
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    type: str
+    severity: str
+    match: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    direction: str = "up"
+    min_abs_impact: float = 0.0
+    min_rel_impact: float = 0.0
+    threshold: float | None = None
+    within_days: int = 14
+    bound: str = "upper"
+    sustain: int = 1
+    hold: int = 1
+    routes: tuple[str, ...] = ("log",)
+    owners: tuple[str, ...] = ()
+    description: str = ""
+
+    def matches(self, dims: dict[str, str]) -> bool:
+        return all(dims.get(k) in values for k, values in self.match.items())
+
+
+def load_rules(path: Path) -> list[Rule]:
+    path = Path(path)
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise RuleError(f"{path}: alert rule file not found") from exc
+    except yaml.YAMLError as exc:
+        raise RuleError(f"{path}: not valid YAML: {exc}") from exc
+    return parse_rules(document, source=str(path))
+
+
+def parse_rules(document: Any, source: str = "<rules>") -> list[Rule]:
+    if not isinstance(document, dict) or not isinstance(document.get("rules"), list):
+        raise RuleError(f"{source}: expected a mapping with a 'rules' list")
+    rules, seen = [], set()
+    for position, raw in enumerate(document["rules"], 1):
+        where = f"{source}: rule #{position}"
+        if not isinstance(raw, dict):
+            raise RuleError(f"{where}: expected a mapping, got {type(raw).__name__}")
+        rule_id = raw.get("id")
+        if not isinstance(rule_id, str) or not rule_id.strip():
+            raise RuleError(f"{where}: 'id' is required (a non-empty string)")
+        where = f"{source}: rule {rule_id!r}"
+        if rule_id in seen:
+            raise RuleError(f"{where}: duplicate id")
+        seen.add(rule_id)
+        rules.append(_parse_rule(raw, where))
+    return rules
+
+
+_FIELDS = {
+    "id",
+    "type",
+    "severity",
+    "match",
+    "direction",
+    "min_abs_impact",
+    "min_rel_impact",
+    "threshold",
+    "within_days",
+    "bound",
+    "sustain",
+    "hold",
+    "routes",
+    "owners",
+    "description",
+}
+
+
+def _parse_rule(raw: dict, where: str) -> Rule:
+    unknown = set(raw) - _FIELDS
+    if unknown:
+        raise RuleError(f"{where}: unknown field(s) {sorted(unknown)}; allowed: {sorted(_FIELDS)}")
+    rule_type = _choice(raw, "type", RULE_TYPES, where, required=True)
+    severity = _choice(raw, "severity", SEVERITIES, where, required=True)
+    direction = _choice(raw, "direction", ("up", "down"), where, default="up")
+    bound = _choice(raw, "bound", ("yhat", "upper"), where, default="upper")
+    match = raw.get("match") or {}
+    if not isinstance(match, dict):
+        raise RuleError(f"{where}: 'match' must be a mapping of series dimensions")
+    bad_dims = set(match) - set(SERIES_DIMENSIONS)
+    if bad_dims:
+        raise RuleError(
+            f"{where}: match on unknown dimension(s) {sorted(bad_dims)}; "
+            f"use {list(SERIES_DIMENSIONS)}"
+        )
+    match_values = {
+        k: tuple(str(v) for v in (vals if isinstance(vals, list) else [vals]))
+        for k, vals in match.items()
+    }
+    threshold = _number(raw, "threshold", where, default=None)
+    if rule_type == "forecast_crosses" and threshold is None:
+        raise RuleError(f"{where}: forecast_crosses needs a numeric 'threshold'")
+    routes = tuple(raw.get("routes") or ("log",))
+    bad_routes = set(routes) - set(KNOWN_CHANNELS)
+    if bad_routes:
+        raise RuleError(f"{where}: unknown route(s) {sorted(bad_routes)}; known: {KNOWN_CHANNELS}")
+    return Rule(
+        id=raw["id"],
+        type=rule_type,
+        severity=severity,
+        match=match_values,
+        direction=direction,
+        min_abs_impact=_number(raw, "min_abs_impact", where, default=0.0, minimum=0.0),
+        min_rel_impact=_number(raw, "min_rel_impact", where, default=0.0, minimum=0.0),
+        threshold=threshold,
+        within_days=int(_number(raw, "within_days", where, default=14, minimum=1)),
+        bound=bound,
+        sustain=int(_number(raw, "sustain", where, default=1, minimum=1)),
+        hold=int(_number(raw, "hold", where, default=1, minimum=1)),
+        routes=routes,
+        owners=tuple(raw.get("owners") or ()),
+        description=str(raw.get("description", "")),
+    )
+
+
+def _choice(raw, key, allowed, where, *, required=False, default=None):
+    value = raw.get(key, default)
+    if value is None and required:
+        raise RuleError(f"{where}: '{key}' is required; one of {list(allowed)}")
+    if value not in allowed:
+        raise RuleError(f"{where}: '{key}' is {value!r}; expected one of {list(allowed)}")
+    return value
+
+
+def _number(raw, key, where, *, default, minimum=None):
+    value = raw.get(key, default)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise RuleError(f"{where}: '{key}' must be a number, got {value!r}")
+    if minimum is not None and value < minimum:
+        raise RuleError(f"{where}: '{key}' must be >= {minimum}, got {value}")
+    return float(value)

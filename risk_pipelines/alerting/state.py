@@ -1,0 +1,102 @@
+"""The alert state machine: pending -> firing -> resolved, per identity (rule_id, unique_id).
+
+Edge-triggered: a notification goes out when an alert starts firing and when it resolves,
+never for a quiet evaluation. ``sustain`` breaching evaluations are needed to fire and ``hold``
+clean ones to resolve, so one noisy day neither pages leadership nor silences a real alert.
+
+Recovery is judged against the bound in force when the alert opened (kept as its
+``threshold``): forecasts adapt to a sustained surge within days, and an alert must not resolve
+because the model has come to call the surge normal, only when the series is back inside the
+band it broke out of.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from risk_pipelines.alerting.evaluate import Breach, Evaluation
+
+
+@dataclass(frozen=True)
+class AlertState:
+    rule_id: str
+    unique_id: str
+    state: str  # pending | firing | resolved
+    severity: str
+    breach_count: int
+    clean_count: int
+    observed_value: float | None
+    threshold: float | None
+    message: str
+    alert_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Transition:
+    before: AlertState | None
+    after: AlertState
+    notify: str | None  # "firing" | "resolved" | None
+
+
+def step(
+    open_alerts: dict[tuple[str, str], AlertState], evaluation: Evaluation
+) -> list[Transition]:
+    """Apply one rule's evaluation of one day to the open alerts of that rule."""
+    rule = evaluation.rule
+    transitions = []
+    for uid in sorted(evaluation.evaluated | set(evaluation.breaches)):
+        current = open_alerts.get((rule.id, uid))
+        breach = evaluation.breaches.get(uid)
+        if breach is None and current is not None:
+            breach = _still_beyond_opening_bound(current, evaluation, uid)
+        if breach is not None:
+            if current is None:
+                after = AlertState(
+                    rule.id,
+                    uid,
+                    "pending",
+                    rule.severity,
+                    1,
+                    0,
+                    breach.observed,
+                    breach.threshold,
+                    breach.message,
+                )
+            else:
+                after = replace(
+                    current,
+                    breach_count=current.breach_count + 1,
+                    clean_count=0,
+                    observed_value=breach.observed,
+                    message=breach.message,
+                )
+            notify = None
+            if after.state == "pending" and after.breach_count >= rule.sustain:
+                after, notify = replace(after, state="firing"), "firing"
+            transitions.append(Transition(current, after, notify))
+        elif current is not None:
+            after = replace(current, clean_count=current.clean_count + 1)
+            notify = None
+            if current.state == "pending":
+                after = replace(after, state="resolved")  # never fired: nobody was told
+            elif after.clean_count >= rule.hold:
+                after, notify = replace(after, state="resolved"), "resolved"
+            transitions.append(Transition(current, after, notify))
+    return transitions
+
+
+def _still_beyond_opening_bound(current: AlertState, evaluation: Evaluation, uid: str):
+    value = evaluation.values.get(uid)
+    reference = current.threshold
+    if value is None or reference is None:
+        return None
+    up = evaluation.rule.direction == "up"
+    if (value > reference) if up else (value < reference):
+        side = "above" if up else "below"
+        return Breach(
+            value,
+            reference,
+            f"{current.message.split(';')[0]}; latest {value:,.4g}, still {side} "
+            f"{reference:,.4g}, the bound when the alert opened",
+        )
+    return None

@@ -1,0 +1,39 @@
+"""What every asset shares: the daily partitions, owners and metadata helpers."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import warnings
+
+import dagster as dg
+import pandas as pd
+
+OWNERS_ENGINEERING = ["team:risk-data-engineering"]
+OWNERS_ANALYSIS = ["team:risk-analysis"]
+
+# Daily partitions in UTC. The start is configurable so a deployment can backfill its history.
+DAILY_PARTITIONS = dg.DailyPartitionsDefinition(
+    start_date=os.environ.get("RISK_PARTITIONS_START", "2024-01-01"), timezone="UTC"
+)
+# backfill_policy is marked beta, but it is the documented way to get single-run backfills.
+warnings.filterwarnings("ignore", message="Parameter `backfill_policy`", category=dg.BetaWarning)
+# A range of partitions is materialised in one run: two years in minutes, not 730 runs.
+SINGLE_RUN = dg.BackfillPolicy.single_run()
+
+
+def partition_days(context: dg.AssetExecutionContext) -> list[dt.date]:
+    window = context.partition_time_window
+    first = window.start.date()
+    last = (window.end - dt.timedelta(days=1)).date()
+    return [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
+
+
+def preview(frame: pd.DataFrame, rows: int = 8) -> dg.MetadataValue:
+    if frame.empty:
+        return dg.MetadataValue.md("_no rows_")
+    return dg.MetadataValue.md(frame.head(rows).to_markdown(index=False))
+
+
+def span(days: list[dt.date]) -> str:
+    return f"{days[0]}" if len(days) == 1 else f"{days[0]} .. {days[-1]} ({len(days)} days)"

@@ -1,0 +1,80 @@
+"""Risk indicators: every series' actual against the forecast made the day before."""
+
+import dagster as dg
+
+from risk_pipelines.assets.common import (
+    DAILY_PARTITIONS,
+    OWNERS_ANALYSIS,
+    SINGLE_RUN,
+    partition_days,
+    preview,
+    span,
+)
+from risk_pipelines.assets.forecasts import metric_forecasts
+from risk_pipelines.assets.metrics import daily_metrics
+from risk_pipelines.indicators.surprise import LEVELS
+from risk_pipelines.pipeline import build_indicators, write_partitions
+from risk_pipelines.resources import WarehouseResource
+
+
+@dg.asset(
+    partitions_def=DAILY_PARTITIONS,
+    backfill_policy=SINGLE_RUN,
+    group_name="indicators",
+    owners=OWNERS_ANALYSIS,
+    kinds={"python", "pandas", "sql"},
+    deps=[daily_metrics, metric_forecasts],
+    description="One indicator per series and day: the actual, the primary forecast made "
+    "before that day with its 95% band, the surprise score (signed so positive is the risky "
+    "direction: more reports, lower proactive detection rate, higher overturn rate, ...) and "
+    "a level: ok < 1.96 <= elevated < 3 <= high < 5 <= critical. Rates such as proactive "
+    "detection and appeal overturn carry numerator and denominator and are not scored below "
+    "a denominator of 30.",
+)
+def risk_indicators(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource
+) -> dg.MaterializeResult:
+    days = partition_days(context)
+    db = warehouse.get()
+    frame = build_indicators(db, days)
+    written = write_partitions(db, "risk_indicators", frame, days)
+    last = frame[frame["ds"] == days[-1]]
+    levels = last["level"].value_counts().reindex(list(LEVELS), fill_value=0).to_dict()
+    top = last.dropna(subset=["score"]).nlargest(10, "score")
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": written,
+            "partitions": span(days),
+            "levels_on_last_day": dg.MetadataValue.json({k: int(v) for k, v in levels.items()}),
+            "scored_on_last_day": int(last["score"].notna().sum()),
+            "top_risks_on_last_day": preview(
+                top[
+                    [
+                        "indicator",
+                        "policy_category",
+                        "region",
+                        "surface",
+                        "value",
+                        "expected",
+                        "upper",
+                        "score",
+                        "level",
+                    ]
+                ].round(3),
+                rows=10,
+            ),
+        }
+    )
+
+
+alerts = dg.AssetSpec(
+    "alerts",
+    group_name="alerting",
+    owners=["team:risk-analysis"],
+    kinds={"python", "sql"},
+    deps=[risk_indicators, metric_forecasts],
+    description="Alert state (pending -> firing -> resolved per rule and series) and every "
+    "notification attempt, written by the risk_alerts_sensor from the YAML rules in "
+    "RISK_PIPELINES_CONFIG/alert_rules.yaml. Tables: alerts, alert_notifications, "
+    "alert_evaluations.",
+)

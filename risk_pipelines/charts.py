@@ -1,0 +1,49 @@
+"""Small PNG charts for asset metadata and reports (matplotlib, imported lazily)."""
+
+from __future__ import annotations
+
+import base64
+import io
+
+import pandas as pd
+
+
+def forecast_chart_png(history: pd.DataFrame, forecast: pd.DataFrame, title: str) -> bytes:
+    """History (ds, y) and one forecast (ds, yhat, 80/95 % bounds) as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7.5, 2.6), dpi=90)
+    ax.plot(history["ds"], history["y"], color="#333333", linewidth=1, label="actual")
+    ax.fill_between(
+        forecast["ds"],
+        forecast["yhat_lo_95"],
+        forecast["yhat_hi_95"],
+        color="#4c72b0",
+        alpha=0.18,
+        label="95%",
+    )
+    ax.fill_between(
+        forecast["ds"],
+        forecast["yhat_lo_80"],
+        forecast["yhat_hi_80"],
+        color="#4c72b0",
+        alpha=0.32,
+        label="80%",
+    )
+    ax.plot(forecast["ds"], forecast["yhat"], color="#4c72b0", linewidth=1.4, label="forecast")
+    ax.set_title(title, fontsize=9, loc="left")
+    ax.tick_params(labelsize=7)
+    ax.legend(fontsize=7, loc="upper left", ncol=4, frameon=False)
+    ax.grid(alpha=0.25)
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def png_markdown(png: bytes, alt: str) -> str:
+    return f"![{alt}](data:image/png;base64,{base64.b64encode(png).decode('ascii')})"

@@ -1,0 +1,220 @@
+"""Forecast models behind one small interface.
+
+A model takes one daily series on the transformed scale (a float array, NaN for a missing day)
+and returns, for a horizon, the point forecast and the standard deviation of the forecast error
+per step, plus its one-step-ahead predictions for every historical day (``fitted``, ``fitted_sd``)
+computed causally: the prediction for day t uses data up to t-1 only (the state; ETS parameters
+are estimated once on the whole window).
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+SEASON = 7
+
+
+@dataclass
+class ModelOutput:
+    mean: np.ndarray  # horizon steps ahead
+    sd: np.ndarray  # standard deviation of the error per step
+    fitted: np.ndarray  # one-step-ahead prediction for each history day (NaN where none)
+    fitted_sd: np.ndarray
+    note: str = ""
+
+
+class ForecastModel(Protocol):
+    name: str
+    min_history: int
+
+    def fit_predict(self, z: np.ndarray, horizon: int) -> ModelOutput: ...
+
+
+class ModelFailed(RuntimeError):
+    """The model could not give a trustworthy forecast; the engine falls back."""
+
+
+class SeasonalNaive:
+    """Same weekday last week. The error scale comes from recent week-on-week changes."""
+
+    name = "seasonal_naive"
+    min_history = SEASON + 2
+
+    def __init__(self, scale_window: int = 56) -> None:
+        self.scale_window = scale_window
+
+    def fit_predict(self, z: np.ndarray, horizon: int) -> ModelOutput:
+        n = len(z)
+        filled = _fill_by_weekday(z)
+        diffs = np.full(n, np.nan)
+        diffs[SEASON:] = filled[SEASON:] - filled[:-SEASON]
+        # sd available at day t uses the changes seen up to t-1 (causal).
+        rolling_sd = _rolling_sd(diffs, self.scale_window)
+        fitted = np.full(n, np.nan)
+        fitted[SEASON:] = filled[:-SEASON]
+        fitted_sd = np.full(n, np.nan)
+        fitted_sd[1:] = rolling_sd[:-1]
+        fitted_sd[: SEASON + 2] = np.nan
+        sd_now = rolling_sd[-1]
+        if not np.isfinite(sd_now):
+            raise ModelFailed("not enough week-on-week changes to size an interval")
+        steps = np.arange(1, horizon + 1)
+        last_week = filled[-SEASON:]
+        mean = last_week[(steps - 1) % SEASON]
+        sd = sd_now * np.sqrt((steps - 1) // SEASON + 1)
+        return ModelOutput(mean, sd, fitted, fitted_sd)
+
+
+class ETS:
+    """Additive ETS with damped trend and weekly seasonality, filtered robustly.
+
+    statsmodels (ETSModel) estimates the smoothing parameters and initial states; the states
+    are then run through the same recursions with each day's innovation clipped at
+    ``clip_sigmas`` robust standard deviations. One spike (an incident day, a surge) therefore
+    moves the level by a bounded step instead of dragging it along, so a sustained surge keeps
+    standing out while the level adapts gradually, and intervals are sized from a robust sigma
+    that one outlier cannot inflate.
+    """
+
+    name = "ets"
+    min_history = 4 * SEASON
+
+    def __init__(self, max_history: int = 365, clip_sigmas: float = 3.0) -> None:
+        self.max_history = max_history
+        self.clip_sigmas = clip_sigmas
+
+    def fit_predict(self, z: np.ndarray, horizon: int) -> ModelOutput:
+        import pandas as pd
+        from statsmodels.tsa.exponential_smoothing.ets import ETSModel
+
+        n_all = len(z)
+        window = z[-self.max_history :]
+        offset = n_all - len(window)
+        missing = np.isnan(window)
+        note = f"{int(missing.sum())} missing day(s) interpolated" if missing.any() else ""
+        filled = _interpolate(window)
+        if np.nanstd(filled) < 1e-9:
+            raise ModelFailed("constant series")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            result = ETSModel(
+                pd.Series(filled),
+                error="add",
+                trend="add",
+                damped_trend=True,
+                seasonal="add",
+                seasonal_periods=SEASON,
+                initialization_method="heuristic",
+            ).fit(disp=False, maxiter=200)
+        resid = filled - np.asarray(result.fittedvalues, dtype=float)
+        sigma = _robust_sigma(resid[SEASON:][~missing[SEASON:]])
+        if not np.isfinite(sigma) or sigma <= 0:
+            raise ModelFailed("no residual variation to size an interval")
+        params = (
+            float(result.smoothing_level),
+            float(result.smoothing_trend),
+            float(result.smoothing_seasonal),
+            float(result.damping_trend),
+        )
+        fitted_window, state = _robust_filter(
+            filled,
+            params,
+            float(result.initial_level),
+            float(result.initial_trend),
+            np.asarray(result.initial_seasonal, dtype=float),
+            self.clip_sigmas * sigma,
+        )
+        mean, var = _forecast_from_state(state, params, len(filled), horizon, sigma)
+        spread = np.nanmax(filled) - np.nanmin(filled)
+        _guard(mean, var, filled, spread)
+        fitted = np.full(n_all, np.nan)
+        fitted[offset:] = fitted_window
+        fitted[offset : offset + SEASON] = np.nan  # the first week only reflects initial states
+        fitted_sd = np.full(n_all, np.nan)
+        fitted_sd[offset:] = sigma
+        return ModelOutput(mean, np.sqrt(var), fitted, fitted_sd, note)
+
+
+def _robust_sigma(resid: np.ndarray) -> float:
+    resid = resid[np.isfinite(resid)]
+    if len(resid) < SEASON:
+        return float("nan")
+    mad = 1.4826 * float(np.median(np.abs(resid - np.median(resid))))
+    return mad if mad > 1e-9 else float(np.sqrt(np.mean(resid**2)))
+
+
+def _robust_filter(y, params, level, trend, seasonal, clip):
+    """ETS(A,Ad,A) recursions with clipped innovations; returns one-step predictions and the
+    final state (level, trend, seasonal slots in time order)."""
+    alpha, beta, gamma, phi = params
+    season = list(seasonal)
+    fitted = np.empty(len(y))
+    for t, value in enumerate(y):
+        slot = t % SEASON
+        prediction = level + phi * trend + season[slot]
+        fitted[t] = prediction
+        error = min(max(value - prediction, -clip), clip)
+        level, trend = level + phi * trend + alpha * error, phi * trend + beta * error
+        season[slot] += gamma * error
+    return fitted, (level, trend, season)
+
+
+def _forecast_from_state(state, params, n, horizon, sigma):
+    """Point forecast and error variance per step (Hyndman et al. 2008, class 1 models)."""
+    alpha, beta, gamma, phi = params
+    level, trend, season = state
+    steps = np.arange(1, horizon + 1)
+    damped = np.array([phi * (1 - phi**h) / (1 - phi) if phi < 1 else float(h) for h in steps])
+    mean = level + damped * trend + np.array([season[(n + h - 1) % SEASON] for h in steps])
+    # Var(h) = sigma^2 (1 + sum_{j=1}^{h-1} c_j^2), c_j = alpha + beta*damped_j + gamma*[m | j].
+    c = alpha + beta * damped + gamma * (steps % SEASON == 0)
+    var = sigma**2 * (1 + np.cumsum(np.concatenate(([0.0], c[:-1])) ** 2))
+    return mean, var
+
+
+def _guard(mean: np.ndarray, var: np.ndarray, history: np.ndarray, spread: float) -> None:
+    """Reject exploding fits: non-finite output or a forecast far outside anything seen."""
+    if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(var))):
+        raise ModelFailed("non-finite forecast")
+    low, high = np.nanmin(history) - 2 * spread - 1, np.nanmax(history) + 2 * spread + 1
+    if mean.min() < low or mean.max() > high:
+        raise ModelFailed("forecast left the range of the history (exploding fit)")
+    if np.sqrt(var.max()) > 4 * spread + 1:
+        raise ModelFailed("interval wider than the history's whole range")
+
+
+def _interpolate(z: np.ndarray) -> np.ndarray:
+    if not np.isnan(z).any():
+        return z.astype(float)
+    idx = np.arange(len(z))
+    good = ~np.isnan(z)
+    return np.interp(idx, idx[good], z[good])
+
+
+def _fill_by_weekday(z: np.ndarray) -> np.ndarray:
+    """A missing day takes the value of the same weekday before it (seasonal carry-forward)."""
+    out = z.astype(float).copy()
+    for i in range(len(out)):
+        if np.isnan(out[i]) and i >= SEASON:
+            out[i] = out[i - SEASON]
+    return _interpolate(out) if np.isnan(out).any() and (~np.isnan(out)).any() else out
+
+
+def _rolling_sd(values: np.ndarray, window: int) -> np.ndarray:
+    """Robust (MAD-based) standard deviation over a trailing window, NaN-aware."""
+    import pandas as pd
+
+    series = pd.Series(values)
+    med = series.rolling(window, min_periods=SEASON).median()
+    mad = (series - med).abs().rolling(window, min_periods=SEASON).median()
+    sd = 1.4826 * mad
+    plain = series.rolling(window, min_periods=SEASON).std()
+    # MAD is zero for step-like series; fall back to the plain sd there.
+    return np.where(sd > 1e-9, sd, plain).astype(float)
+
+
+MODELS: dict[str, type] = {"seasonal_naive": SeasonalNaive, "ets": ETS}

@@ -1,0 +1,1 @@
+"""Risk indicators from actuals and forecasts (pure: no dagster import)."""

@@ -1,0 +1,1 @@
+"""Daily metric series in long format (pure: no dagster import)."""

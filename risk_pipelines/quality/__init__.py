@@ -1,0 +1,1 @@
+"""Data quality: Great Expectations suites declared as YAML, run inside the producing assets."""

@@ -1,0 +1,68 @@
+"""Dagster resources: thin wrappers that hand the pure core its warehouse and settings."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dagster as dg
+
+from risk_pipelines.alerting.rules import Rule, load_rules
+from risk_pipelines.forecasting import ForecastConfig
+from risk_pipelines.settings import load_settings
+from risk_pipelines.warehouse.store import Warehouse
+
+_WAREHOUSES: dict[str, Warehouse] = {}
+
+
+class WarehouseResource(dg.ConfigurableResource):
+    """The warehouse URL (RISK_WAREHOUSE_URL); SQLite under the data folder when unset."""
+
+    url: str
+
+    def get(self) -> Warehouse:
+        # One engine per URL and process: the engine pools connections across assets.
+        if self.url not in _WAREHOUSES:
+            _WAREHOUSES[self.url] = Warehouse(self.url)
+        return _WAREHOUSES[self.url]
+
+
+class PipelineConfigResource(dg.ConfigurableResource):
+    """Where data lands, whose platform it is, the id-hash key, and the YAML config folder."""
+
+    landing_dir: str
+    config_dir: str
+    platform: str = "own"
+    id_hash_key: str
+    forecast_horizon: int = 28
+    forecast_history_days: int = 365
+    forecast_workers: int = 2
+
+    def forecast_config(self) -> ForecastConfig:
+        return ForecastConfig(
+            horizon=self.forecast_horizon,
+            history_days=self.forecast_history_days,
+            workers=self.forecast_workers,
+        )
+
+    def alert_rules(self) -> list[Rule]:
+        return load_rules(Path(self.config_dir) / "alert_rules.yaml")
+
+
+def _env_or(name: str, default: str) -> str | dg.EnvVar:
+    # Presence only: the value itself is resolved by Dagster when the resource is built.
+    return dg.EnvVar(name) if os.environ.get(name) else default
+
+
+def build_resources() -> dict[str, dg.ConfigurableResource]:
+    settings = load_settings()
+    return {
+        "warehouse": WarehouseResource(url=_env_or("RISK_WAREHOUSE_URL", settings.warehouse_url)),
+        "pipeline_config": PipelineConfigResource(
+            landing_dir=_env_or("RISK_LANDING_DIR", str(settings.landing_dir)),
+            config_dir=_env_or("RISK_PIPELINES_CONFIG", str(settings.config_dir)),
+            platform=_env_or("RISK_PLATFORM", settings.platform),
+            id_hash_key=_env_or("RISK_ID_HASH_KEY", settings.id_hash_key),
+            forecast_workers=int(os.environ.get("RISK_FORECAST_WORKERS", "2")),
+        ),
+    }

@@ -1,0 +1,1 @@
+"""Dagster sensors: alert evaluation after indicators materialise."""

@@ -1,0 +1,247 @@
+"""Table definitions for every table named in DESIGN.md (plus the alert evaluation log).
+
+Types and keys are explicit, never inferred from a DataFrame. Timestamps are stored as naive
+UTC on every backend so SQLite and PostgreSQL return the same values.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+
+def _series_dimensions() -> list[Column]:
+    return [
+        Column("unique_id", String(300), nullable=False),
+        Column("metric", String(80), nullable=False),
+        Column("platform", String(120), nullable=False),
+        Column("policy_category", String(80), nullable=False),
+        Column("region", String(40), nullable=False),
+        Column("surface", String(40), nullable=False),
+    ]
+
+
+moderation_decisions = Table(
+    "moderation_decisions",
+    metadata,
+    Column("ds", Date, primary_key=True, comment="partition day: UTC date of decided_at"),
+    Column("event_id", String(128), primary_key=True),
+    Column("decided_at", DateTime, nullable=False),
+    Column("reported_at", DateTime),
+    Column("content_created_at", DateTime),
+    Column("policy_category", String(80), nullable=False),
+    Column("region", String(40), nullable=False),
+    Column("surface", String(40), nullable=False),
+    Column("detection_source", String(40), nullable=False),
+    Column("action", String(40), nullable=False),
+    Column("automated_decision", String(20), nullable=False),
+    Column("views_before_action", BigInteger),
+    Column("appealed", Boolean, nullable=False),
+    Column("appeal_outcome", String(20)),
+    Column("platform", String(120), nullable=False),
+    Column("user_id_hash", String(64), comment="keyed hash; raw ids are never stored"),
+    Column("content_id_hash", String(64), comment="keyed hash; raw ids are never stored"),
+    Column("source_file", String(500), nullable=False),
+    Column("source_row", Integer, nullable=False),
+)
+
+incidents = Table(
+    "incidents",
+    metadata,
+    Column("ds", Date, primary_key=True, comment="partition day: UTC date of detected_at"),
+    Column("incident_id", String(128), primary_key=True),
+    Column("started_at", DateTime, nullable=False),
+    Column("detected_at", DateTime, nullable=False),
+    Column("resolved_at", DateTime),
+    Column("severity", String(8), nullable=False),
+    Column("policy_category", String(80), nullable=False),
+    Column("region", String(40), nullable=False),
+    Column("detection_source", String(40), nullable=False),
+    Column("title", Text),
+    Column("platform", String(120), nullable=False),
+    Column("source_file", String(500), nullable=False),
+    Column("source_row", Integer, nullable=False),
+)
+
+daily_metrics = Table(
+    "daily_metrics",
+    metadata,
+    Column("ds", Date, primary_key=True),
+    *[
+        Column(c.name, c.type, primary_key=c.name == "unique_id", nullable=False)
+        for c in _series_dimensions()
+    ],
+    Column("value", Float, nullable=False),
+    Column("numerator", Float),
+    Column("denominator", Float),
+    Column("source", String(20), nullable=False, comment="derived | landed"),
+    Index("ix_daily_metrics_series", "unique_id", "ds"),
+    Index("ix_daily_metrics_metric_ds", "metric", "ds"),
+)
+
+metric_forecasts = Table(
+    "metric_forecasts",
+    metadata,
+    Column("run_id", String(64), nullable=False),
+    Column("as_of", Date, primary_key=True, comment="last actual date the forecast saw"),
+    *[
+        Column(c.name, c.type, primary_key=c.name == "unique_id", nullable=False)
+        for c in _series_dimensions()
+    ],
+    Column("ds", Date, primary_key=True),
+    Column("model", String(40), primary_key=True),
+    Column("horizon", Integer, nullable=False),
+    Column("yhat", Float, nullable=False),
+    Column("yhat_lo_80", Float, nullable=False),
+    Column("yhat_hi_80", Float, nullable=False),
+    Column("yhat_lo_95", Float, nullable=False),
+    Column("yhat_hi_95", Float, nullable=False),
+    Column("is_primary", Boolean, nullable=False, comment="the model indicators and alerts use"),
+    Column("note", String(200)),
+    Column("created_at", DateTime, nullable=False),
+    Index("ix_metric_forecasts_series_ds", "unique_id", "ds"),
+)
+
+forecast_backtests = Table(
+    "forecast_backtests",
+    metadata,
+    Column("run_id", String(64), primary_key=True),
+    Column("unique_id", String(300), primary_key=True),
+    Column("model", String(40), primary_key=True),
+    Column("cutoff", Date, primary_key=True),
+    Column("horizon", Integer, nullable=False),
+    Column("mase", Float),
+    Column("smape", Float),
+    Column("coverage_80", Float),
+    Column("coverage_95", Float),
+    Column("winkler_95", Float),
+    Column("created_at", DateTime, nullable=False),
+)
+
+forecast_accuracy = Table(
+    "forecast_accuracy",
+    metadata,
+    Column("ds", Date, primary_key=True),
+    Column("unique_id", String(300), primary_key=True),
+    Column("model", String(40), primary_key=True),
+    Column("as_of", Date, primary_key=True),
+    Column("horizon", Integer, nullable=False),
+    Column("actual", Float, nullable=False),
+    Column("yhat", Float, nullable=False),
+    Column("covered_80", Boolean, nullable=False),
+    Column("covered_95", Boolean, nullable=False),
+    Column("created_at", DateTime, nullable=False),
+)
+
+risk_indicators = Table(
+    "risk_indicators",
+    metadata,
+    Column("ds", Date, primary_key=True),
+    Column("indicator", String(80), primary_key=True),
+    *[
+        Column(c.name, c.type, primary_key=c.name == "unique_id", nullable=False)
+        for c in _series_dimensions()
+    ],
+    Column("value", Float),
+    Column("expected", Float),
+    Column("lower", Float),
+    Column("upper", Float),
+    Column("score", Float),
+    Column("level", String(12), nullable=False, comment="ok | elevated | high | critical"),
+    Column("numerator", Float),
+    Column("denominator", Float),
+    Column("model", String(40)),
+    Column("as_of", Date, comment="as_of of the forecast that gave expected/lower/upper"),
+    Column("note", String(200)),
+    Index("ix_risk_indicators_series_ds", "unique_id", "ds"),
+)
+
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("alert_id", Integer, primary_key=True, autoincrement=True),
+    Column("rule_id", String(120), nullable=False),
+    Column("unique_id", String(300), nullable=False),
+    Column("state", String(12), nullable=False, comment="pending | firing | resolved"),
+    Column("severity", String(12), nullable=False),
+    Column("metric", String(80)),
+    Column("policy_category", String(80)),
+    Column("region", String(40)),
+    Column("first_breach_ds", Date, nullable=False),
+    Column("last_evaluated_ds", Date, nullable=False),
+    Column("opened_at", DateTime, nullable=False),
+    Column("fired_at", DateTime),
+    Column("last_notified_at", DateTime),
+    Column("resolved_at", DateTime),
+    Column("breach_count", Integer, nullable=False),
+    Column("clean_count", Integer, nullable=False),
+    Column("observed_value", Float),
+    Column("threshold", Float),
+    Column("message", Text, nullable=False),
+    Column("ack_by", String(120)),
+    Column("ack_at", DateTime),
+    Column("label", String(20), comment="confirmed | false_alarm | expected | new_trend"),
+    Column("silenced_by", String(120)),
+    Index("ix_alerts_identity_state", "rule_id", "unique_id", "state"),
+)
+
+alert_notifications = Table(
+    "alert_notifications",
+    metadata,
+    Column("notification_id", Integer, primary_key=True, autoincrement=True),
+    Column("alert_id", Integer, ForeignKey("alerts.alert_id"), nullable=False),
+    Column("event", String(20), nullable=False, comment="firing | resolved | renotify"),
+    Column("channel", String(40), nullable=False),
+    Column("status", String(12), nullable=False, comment="sent | failed"),
+    Column("attempts", Integer, nullable=False),
+    Column("error", Text),
+    Column("created_at", DateTime, nullable=False),
+    Column("sent_at", DateTime),
+)
+
+# The days the alert rules have been evaluated for. Kept in the warehouse rather than only in a
+# sensor cursor, so the CLI and the sensor never evaluate the same day twice.
+alert_evaluations = Table(
+    "alert_evaluations",
+    metadata,
+    Column("ds", Date, primary_key=True),
+    Column("evaluated_at", DateTime, nullable=False),
+    Column("rules", Integer, nullable=False),
+    Column("opened", Integer, nullable=False),
+    Column("fired", Integer, nullable=False),
+    Column("resolved", Integer, nullable=False),
+    Column("firing_after", Integer, nullable=False),
+)
+
+quarantined_rows = Table(
+    "quarantined_rows",
+    metadata,
+    Column("quarantine_id", Integer, primary_key=True, autoincrement=True),
+    Column("dataset", String(80), nullable=False),
+    Column("ds", Date, nullable=False),
+    Column("source_file", String(500)),
+    Column("source_row", Integer),
+    Column("column_name", String(120)),
+    Column("reason", Text, nullable=False),
+    Column("raw_values", Text, comment="the rejected row as JSON"),
+    Column("run_id", String(64)),
+    Column("quarantined_at", DateTime, nullable=False),
+    Index("ix_quarantined_rows_dataset_ds", "dataset", "ds"),
+)
+
+TABLES: dict[str, Table] = dict(metadata.tables)

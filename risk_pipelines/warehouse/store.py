@@ -1,0 +1,259 @@
+"""Reading and writing the warehouse through SQLAlchemy 2 Core.
+
+Partition writes are idempotent: the rows of a partition are deleted and the new rows inserted
+in one transaction, so a failed write leaves the previous rows as they were.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from risk_pipelines.warehouse.schema import TABLES, metadata
+
+_INSERT_CHUNK = 20_000
+
+
+def normalise_url(url: str) -> str:
+    """Map a bare ``postgresql://`` URL to psycopg2 (SQLAlchemy 2.1 would pick psycopg 3)."""
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        return "postgresql+psycopg2://" + url.split("://", 1)[1]
+    return url
+
+
+def redact_url(url: str) -> str:
+    return sa.engine.make_url(normalise_url(url)).render_as_string(hide_password=True)
+
+
+class Warehouse:
+    """One warehouse reached by URL: SQLite by default, PostgreSQL in production."""
+
+    def __init__(self, url: str, *, create: bool = True) -> None:
+        self.url = normalise_url(url)
+        self.engine: Engine = _make_engine(self.url)
+        if create:
+            self.ensure_schema()
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def ensure_schema(self) -> None:
+        metadata.create_all(self.engine, checkfirst=True)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    def __repr__(self) -> str:
+        return f"Warehouse({redact_url(self.url)})"
+
+    # -- writes -------------------------------------------------------------------------------
+
+    def replace_rows(
+        self,
+        table_name: str,
+        frame: pd.DataFrame,
+        *,
+        where: Mapping[str, Any] | None = None,
+        between: tuple[str, Any, Any] | None = None,
+    ) -> int:
+        """Delete the rows matching ``where``/``between`` and insert ``frame``, atomically.
+
+        ``where`` maps a column to a value or a list of values; ``between`` is
+        ``(column, first, last)`` inclusive. Returns the number of rows inserted.
+        """
+        table = TABLES[table_name]
+        delete = table.delete()
+        for column, value in (where or {}).items():
+            if isinstance(value, list | tuple | set):
+                delete = delete.where(table.c[column].in_(list(value)))
+            else:
+                delete = delete.where(table.c[column] == value)
+        if between is not None:
+            column, first, last = between
+            delete = delete.where(table.c[column].between(first, last))
+        if where is None and between is None:
+            raise ValueError(
+                "replace_rows needs a where or between clause; refusing to wipe a table"
+            )
+        with self.engine.begin() as conn:
+            conn.execute(delete)
+            return self._insert(conn, table_name, frame)
+
+    def append_rows(self, table_name: str, frame: pd.DataFrame) -> int:
+        with self.engine.begin() as conn:
+            return self._insert(conn, table_name, frame)
+
+    def _insert(self, conn: Connection, table_name: str, frame: pd.DataFrame) -> int:
+        if frame.empty:
+            return 0
+        table = TABLES[table_name]
+        unknown = set(frame.columns) - set(table.c.keys())
+        if unknown:
+            raise ValueError(
+                f"{table_name}: columns not in the table definition: {sorted(unknown)}"
+            )
+        columns = list(frame.columns)
+        rows = list(
+            zip(
+                *(_driver_values(frame[c], table.c[c].type, self.dialect) for c in columns),
+                strict=True,
+            )
+        )
+        names = ", ".join(f'"{c}"' for c in columns)
+        # Straight to the driver: SQLAlchemy's per-parameter processing costs more than the
+        # insert itself at millions of rows. Same connection, so same transaction as the delete.
+        cursor = conn.connection.driver_connection.cursor()
+        try:
+            if self.dialect == "postgresql":
+                from psycopg2.extras import execute_values
+
+                execute_values(
+                    cursor, f'INSERT INTO "{table.name}" ({names}) VALUES %s', rows, page_size=5000
+                )
+            else:
+                marks = ", ".join("?" for _ in columns)
+                for start in range(0, len(rows), _INSERT_CHUNK):
+                    cursor.executemany(
+                        f'INSERT INTO "{table.name}" ({names}) VALUES ({marks})',
+                        rows[start : start + _INSERT_CHUNK],
+                    )
+        finally:
+            cursor.close()
+        return len(frame)
+
+    # -- reads --------------------------------------------------------------------------------
+
+    def read_range(
+        self,
+        table_name: str,
+        column: str,
+        first: Any,
+        last: Any,
+        *,
+        columns: Sequence[str] | None = None,
+        where: Mapping[str, Any] | None = None,
+    ) -> pd.DataFrame:
+        """Rows whose ``column`` lies in [first, last], optionally filtered by ``where``."""
+        table = TABLES[table_name]
+        selected = [table.c[c] for c in columns] if columns else list(table.c)
+        query = sa.select(*selected).where(table.c[column].between(first, last))
+        for key, value in (where or {}).items():
+            if isinstance(value, list | tuple | set):
+                query = query.where(table.c[key].in_(list(value)))
+            else:
+                query = query.where(table.c[key] == value)
+        return self.read_query(query)
+
+    def read_query(self, query: sa.Executable) -> pd.DataFrame:
+        with self.engine.connect() as conn:
+            result = conn.execute(query)
+            frame = pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+        return _typed(frame, query)
+
+    def read_sql(self, sql: str, params: Mapping[str, Any] | None = None) -> pd.DataFrame:
+        with self.engine.connect() as conn:
+            result = conn.execute(sa.text(sql), dict(params or {}))
+            return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+
+    def scalar(self, query: sa.Executable) -> Any:
+        with self.engine.connect() as conn:
+            return conn.execute(query).scalar()
+
+    def count(self, table_name: str, where: Mapping[str, Any] | None = None) -> int:
+        table = TABLES[table_name]
+        query = sa.select(sa.func.count()).select_from(table)
+        for key, value in (where or {}).items():
+            query = query.where(table.c[key] == value)
+        return int(self.scalar(query) or 0)
+
+    def is_empty(self) -> bool:
+        return self.count("daily_metrics") == 0
+
+
+def _make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        database = sa.engine.make_url(url).database
+        if database and database != ":memory:":
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(url)
+
+        @sa.event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001
+            cursor = dbapi_connection.cursor()
+            # WAL lets the Dagster UI and analysts read while a run writes.
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.close()
+
+        return engine
+    return sa.create_engine(url, pool_pre_ping=True)
+
+
+def _driver_values(series: pd.Series, column_type: sa.types.TypeEngine, dialect: str) -> list:
+    """One column as the DB driver wants it: None for missing; on SQLite, dates and timestamps
+    as the text SQLAlchemy itself writes there, so Core reads them back unchanged."""
+    missing = series.isna().to_numpy()
+    if isinstance(column_type, sa.DateTime):
+        stamps = pd.to_datetime(series)
+        if getattr(stamps.dt, "tz", None) is not None:
+            stamps = stamps.dt.tz_convert("UTC").dt.tz_localize(None)
+        values = (
+            stamps.dt.strftime("%Y-%m-%d %H:%M:%S.%f")
+            if dialect == "sqlite"
+            else pd.Series(stamps.dt.to_pydatetime(), index=series.index, dtype=object)
+        )
+    elif isinstance(column_type, sa.Date):
+        days = pd.to_datetime(series)
+        values = (
+            days.dt.strftime("%Y-%m-%d")
+            if dialect == "sqlite"
+            else pd.Series(days.dt.date, index=series.index, dtype=object)
+        )
+    elif isinstance(column_type, sa.Boolean):
+        flags = series.astype(bool)
+        values = flags.astype(int) if dialect == "sqlite" else flags
+    else:
+        values = series
+    out = values.astype(object).tolist()
+    if missing.any():
+        out = [None if m else v for v, m in zip(out, missing, strict=True)]
+    if values.dtype == object and not _SAFE_TYPES.issuperset({type(v) for v in out[:2000]}):
+        return [_plain(v) for v in out]
+    return out
+
+
+_SAFE_TYPES = {str, int, float, bool, type(None), dt.date, dt.datetime}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if hasattr(value, "item") and not isinstance(value, dt.date | str):
+        return value.item()  # numpy scalar -> Python scalar (psycopg2 cannot adapt numpy)
+    return value
+
+
+def _typed(frame: pd.DataFrame, query: Any) -> pd.DataFrame:
+    """Give date and datetime columns pandas dtypes, identically on SQLite and PostgreSQL."""
+    for column in getattr(query, "selected_columns", []):
+        if column.name not in frame.columns:
+            continue
+        if isinstance(column.type, (sa.DateTime, sa.Date)):
+            frame[column.name] = pd.to_datetime(frame[column.name])
+        elif isinstance(column.type, sa.Float):
+            frame[column.name] = pd.to_numeric(frame[column.name]).astype("float64")
+    return frame
+
+
+def as_dates(values: Iterable[Any]) -> list[dt.date]:
+    return [pd.Timestamp(v).date() for v in values]
