@@ -5,16 +5,11 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
 import sys
 import time
 from pathlib import Path
 
 from risk_pipelines.settings import load_settings
-
-
-class UsageError(ValueError):
-    pass
 
 
 def _date(text: str) -> dt.date:
@@ -98,44 +93,6 @@ def _demo_data(args) -> int:
     return 0
 
 
-def _instance():
-    import dagster as dg
-
-    if os.environ.get("DAGSTER_HOME"):
-        Path(os.environ["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
-        return dg.DagsterInstance.get()
-    return dg.DagsterInstance.ephemeral()
-
-
-def materialise_range(start: dt.date, end: dt.date, instance=None):
-    """Run the daily job over [start, end] as one run (single-run backfill)."""
-    from dagster._core.storage.tags import (
-        ASSET_PARTITION_RANGE_END_TAG,
-        ASSET_PARTITION_RANGE_START_TAG,
-    )
-
-    from risk_pipelines.assets.common import DAILY_PARTITIONS
-    from risk_pipelines.definitions import defs
-
-    if end < start:
-        raise UsageError(f"--end {end} is before --start {start}")
-    keys = DAILY_PARTITIONS.get_partition_keys()
-    if start.isoformat() not in keys or end.isoformat() not in keys:
-        raise UsageError(
-            f"range {start}..{end} is outside the daily partitions {keys[0]}..{keys[-1]} "
-            "(set RISK_PARTITIONS_START for earlier days; today is not complete yet)"
-        )
-    job = defs.resolve_job_def("daily_risk_job")
-    return job.execute_in_process(
-        instance=instance or _instance(),
-        tags={
-            ASSET_PARTITION_RANGE_START_TAG: start.isoformat(),
-            ASSET_PARTITION_RANGE_END_TAG: end.isoformat(),
-        },
-        raise_on_error=False,
-    )
-
-
 def _run(start: dt.date, end: dt.date, *, alerts: bool) -> int:
     from risk_pipelines.alerting.rules import load_rules
     from risk_pipelines.alerting.service import evaluate_pending_days
@@ -147,6 +104,8 @@ def _run(start: dt.date, end: dt.date, *, alerts: bool) -> int:
         f"from {settings.landing_dir}",
         flush=True,
     )
+    from risk_pipelines.runs import materialise_range
+
     started = time.perf_counter()
     result = materialise_range(start, end)
     elapsed = time.perf_counter() - started

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pandas as pd
 
 from risk_pipelines.metrics.series import add_series_key
@@ -149,8 +151,12 @@ def derive_incident_metrics(incidents: pd.DataFrame, days, platform: str) -> pd.
 
 
 def _grid(d: pd.DataFrame, days, keys: list[str]) -> pd.MultiIndex:
-    combos = d[keys].drop_duplicates().itertuples(index=False, name=None)
-    combos = sorted(combos)
+    """Every day x every combination of the platform's own dimension values (categories x
+    regions it has), so a quiet combination on a day is a zero rather than a missing day."""
+    combos = []
+    for platform, group in d.groupby("platform", sort=True):
+        values = [sorted(group[k].unique()) for k in keys[1:]]
+        combos += [(platform, *rest) for rest in itertools.product(*values)]
     return pd.MultiIndex.from_tuples(
         [(day, *combo) for day in days for combo in combos], names=["ds", *keys]
     )

@@ -111,20 +111,25 @@ class Warehouse:
         # Straight to the driver: SQLAlchemy's per-parameter processing costs more than the
         # insert itself at millions of rows. Same connection, so same transaction as the delete.
         cursor = conn.connection.driver_connection.cursor()
+        if self.dialect == "postgresql":
+            statement = f'INSERT INTO "{table.name}" ({names}) VALUES %s'
+        else:
+            statement = (
+                f'INSERT INTO "{table.name}" ({names}) VALUES ({", ".join("?" * len(columns))})'
+            )
         try:
             if self.dialect == "postgresql":
                 from psycopg2.extras import execute_values
 
-                execute_values(
-                    cursor, f'INSERT INTO "{table.name}" ({names}) VALUES %s', rows, page_size=5000
-                )
+                execute_values(cursor, statement, rows, page_size=5000)
             else:
-                marks = ", ".join("?" for _ in columns)
                 for start in range(0, len(rows), _INSERT_CHUNK):
-                    cursor.executemany(
-                        f'INSERT INTO "{table.name}" ({names}) VALUES ({marks})',
-                        rows[start : start + _INSERT_CHUNK],
-                    )
+                    cursor.executemany(statement, rows[start : start + _INSERT_CHUNK])
+        except conn.dialect.loaded_dbapi.Error as exc:
+            # Same exception types as through SQLAlchemy (IntegrityError, ...), on any backend.
+            raise sa.exc.DBAPIError.instance(
+                statement, None, exc, conn.dialect.loaded_dbapi.Error
+            ) from exc
         finally:
             cursor.close()
         return len(frame)

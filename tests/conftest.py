@@ -1,0 +1,102 @@
+"""Shared fixtures: warehouses on SQLite and on the machine's real PostgreSQL, demo landing data.
+
+PostgreSQL comes from RISK_TEST_POSTGRES_URL (``.ci/run`` sets it). Each test session works in
+its own throwaway database, dropped at the end. Without a reachable server the Postgres tests
+skip locally, and fail under CI (CI=true), where a missing server is a broken set-up.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from risk_pipelines.resources import PipelineConfigResource, WarehouseResource
+from risk_pipelines.settings import PACKAGED_CONFIG_DIR
+from risk_pipelines.sources.demo import DemoSpec, generate_demo_data
+
+# The demo range used by the end-to-end tests: long enough for the three injected events.
+DEMO_START = dt.date(2026, 5, 20)
+DEMO_END = dt.date(2026, 8, 9)
+DEMO_SCALE = 0.5
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url() -> str:
+    url = os.environ.get("RISK_TEST_POSTGRES_URL")
+    if not url:
+        if os.environ.get("CI"):
+            pytest.fail("RISK_TEST_POSTGRES_URL is not set in CI: Postgres tests must run")
+        pytest.skip("RISK_TEST_POSTGRES_URL not set (make test and .ci/run set it)")
+    try:
+        engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+    except sa.exc.OperationalError as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL at {url} is not reachable in CI: {exc}")
+        pytest.skip(f"PostgreSQL not reachable: {exc}")
+    return url
+
+
+@pytest.fixture(scope="session")
+def postgres_database(postgres_server_url: str):
+    """A fresh database for this test session, dropped afterwards."""
+    name = f"risk_test_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(postgres_server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = sa.engine.make_url(postgres_server_url).set(database=name)
+    yield url.render_as_string(hide_password=False)
+    from risk_pipelines.resources import _WAREHOUSES
+
+    for key in [k for k in _WAREHOUSES if name in k]:
+        _WAREHOUSES.pop(key).dispose()
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def _reset_postgres(url: str) -> str:
+    """Empty every table so each test starts from a clean warehouse."""
+    from risk_pipelines.warehouse import Warehouse
+    from risk_pipelines.warehouse.schema import metadata
+
+    warehouse = Warehouse(url)
+    with warehouse.engine.begin() as conn:
+        names = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
+        conn.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    warehouse.dispose()
+    return url
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def warehouse_url(request, tmp_path: Path) -> str:
+    """Run the test once on SQLite and once on PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'warehouse.sqlite'}"
+    return _reset_postgres(request.getfixturevalue("postgres_database"))
+
+
+@pytest.fixture(scope="session")
+def demo_landing(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("landing")
+    generate_demo_data(DemoSpec(DEMO_START, DEMO_END, seed=11, scale=DEMO_SCALE), out)
+    return out
+
+
+def make_resources(warehouse_url: str, landing_dir: Path, config_dir: Path = PACKAGED_CONFIG_DIR):
+    return {
+        "warehouse": WarehouseResource(url=warehouse_url),
+        "pipeline_config": PipelineConfigResource(
+            landing_dir=str(landing_dir),
+            config_dir=str(config_dir),
+            platform="own",
+            id_hash_key="test-key",
+            forecast_workers=2,
+        ),
+    }

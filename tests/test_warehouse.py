@@ -1,0 +1,127 @@
+"""The warehouse behaves the same on SQLite and PostgreSQL."""
+
+import datetime as dt
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from risk_pipelines.warehouse import TABLES, Warehouse
+from risk_pipelines.warehouse.store import normalise_url
+
+DAY = dt.date(2026, 3, 1)
+
+
+def metric_rows(day: dt.date, values: list[float]) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "ds": day,
+            "unique_id": [f"m|own|c{i}|DE|all" for i in range(len(values))],
+            "metric": "m",
+            "platform": "own",
+            "policy_category": [f"c{i}" for i in range(len(values))],
+            "region": "DE",
+            "surface": "all",
+            "value": values,
+            "numerator": None,
+            "denominator": None,
+            "source": "derived",
+        }
+    )
+
+
+def test_every_design_table_is_created_on_first_use(warehouse_url):
+    warehouse = Warehouse(warehouse_url)
+    names = set(sa.inspect(warehouse.engine).get_table_names())
+    expected = {
+        "moderation_decisions",
+        "incidents",
+        "daily_metrics",
+        "metric_forecasts",
+        "forecast_backtests",
+        "forecast_accuracy",
+        "risk_indicators",
+        "alerts",
+        "alert_notifications",
+        "quarantined_rows",
+    }
+    assert expected <= names
+    assert expected <= set(TABLES)
+
+
+def test_replacing_a_partition_is_idempotent(warehouse_url):
+    warehouse = Warehouse(warehouse_url)
+    for _ in range(3):
+        warehouse.replace_rows("daily_metrics", metric_rows(DAY, [1.0, 2.0]), where={"ds": DAY})
+    warehouse.replace_rows(
+        "daily_metrics",
+        metric_rows(DAY + dt.timedelta(1), [5.0]),
+        where={"ds": DAY + dt.timedelta(1)},
+    )
+    assert warehouse.count("daily_metrics", {"ds": DAY}) == 2
+    assert warehouse.count("daily_metrics") == 3
+
+
+def test_a_failed_write_leaves_the_previous_rows_intact(warehouse_url):
+    warehouse = Warehouse(warehouse_url)
+    warehouse.replace_rows("daily_metrics", metric_rows(DAY, [1.0, 2.0]), where={"ds": DAY})
+    duplicate_keys = pd.concat([metric_rows(DAY, [3.0]), metric_rows(DAY, [4.0])])
+    with pytest.raises(sa.exc.IntegrityError):
+        warehouse.replace_rows("daily_metrics", duplicate_keys, where={"ds": DAY})
+    kept = warehouse.read_range("daily_metrics", "ds", DAY, DAY)
+    assert sorted(kept["value"]) == [1.0, 2.0]
+
+
+def test_range_reads_return_the_same_types_on_both_backends(warehouse_url):
+    warehouse = Warehouse(warehouse_url)
+    for offset in range(5):
+        day = DAY + dt.timedelta(offset)
+        warehouse.replace_rows(
+            "daily_metrics", metric_rows(day, [float(offset)]), where={"ds": day}
+        )
+    frame = warehouse.read_range(
+        "daily_metrics", "ds", DAY + dt.timedelta(1), DAY + dt.timedelta(3)
+    )
+    assert list(frame["value"]) == [1.0, 2.0, 3.0]
+    assert str(frame["ds"].dtype).startswith("datetime64")
+    assert frame["numerator"].isna().all()
+
+
+def test_timestamps_round_trip_exactly(warehouse_url):
+    warehouse = Warehouse(warehouse_url)
+    stamp = pd.Timestamp("2026-03-01 23:59:58.123456")
+    row = pd.DataFrame(
+        [
+            {
+                "ds": DAY,
+                "incident_id": "i1",
+                "started_at": stamp,
+                "detected_at": stamp,
+                "resolved_at": pd.NaT,
+                "severity": "sev2",
+                "policy_category": "violence",
+                "region": "DE",
+                "detection_source": "proactive",
+                "title": "ünïcode title",
+                "platform": "own",
+                "source_file": "f.csv",
+                "source_row": 1,
+            }
+        ]
+    )
+    warehouse.replace_rows("incidents", row, where={"ds": DAY})
+    back = warehouse.read_range("incidents", "ds", DAY, DAY).iloc[0]
+    assert back["started_at"] == stamp
+    assert pd.isna(back["resolved_at"])
+    assert back["title"] == "ünïcode title"
+
+
+def test_refuses_to_replace_without_a_partition_clause(tmp_path):
+    warehouse = Warehouse(f"sqlite:///{tmp_path / 'w.sqlite'}")
+    with pytest.raises(ValueError, match="refusing to wipe"):
+        warehouse.replace_rows("daily_metrics", metric_rows(DAY, [1.0]))
+
+
+def test_bare_postgres_urls_use_psycopg2():
+    assert normalise_url("postgresql://u@h/db") == "postgresql+psycopg2://u@h/db"
+    assert normalise_url("sqlite:///x.db") == "sqlite:///x.db"
