@@ -1,0 +1,191 @@
+"""Alert rules and the alert state machine."""
+
+import pandas as pd
+import pytest
+
+from risk_pipelines.alerting.evaluate import (
+    Evaluation,
+    evaluate_forecast_crosses,
+    evaluate_outside_interval,
+)
+from risk_pipelines.alerting.rules import RuleError, load_rules, parse_rules
+from risk_pipelines.alerting.state import step
+from risk_pipelines.settings import PACKAGED_CONFIG_DIR
+
+SURGE = {
+    "id": "surge",
+    "type": "outside_interval",
+    "severity": "high",
+    "match": {"metric": "user_reports"},
+    "min_abs_impact": 5,
+    "min_rel_impact": 0.3,
+    "sustain": 2,
+    "hold": 2,
+}
+
+
+def rule(**overrides):
+    return parse_rules({"rules": [{**SURGE, **overrides}]})[0]
+
+
+def indicator(value, expected=100.0, upper=120.0, lower=80.0, uid="user_reports|own|c|DE|all"):
+    return {
+        "ds": pd.Timestamp("2026-03-01"),
+        "unique_id": uid,
+        "metric": "user_reports",
+        "platform": "own",
+        "policy_category": "c",
+        "region": "DE",
+        "surface": "all",
+        "value": value,
+        "expected": expected,
+        "lower": lower,
+        "upper": upper,
+        "score": 1.0,
+    }
+
+
+def evaluate(r, *values):
+    return evaluate_outside_interval(r, pd.DataFrame([indicator(v) for v in values]))
+
+
+def apply(open_alerts, evaluation):
+    transitions = step(open_alerts, evaluation)
+    for t in transitions:
+        key = (t.after.rule_id, t.after.unique_id)
+        if t.after.state == "resolved":
+            open_alerts.pop(key, None)
+        else:
+            open_alerts[key] = t.after
+    return transitions
+
+
+def test_the_packaged_rules_are_valid():
+    rules = load_rules(PACKAGED_CONFIG_DIR / "alert_rules.yaml")
+    assert {r.type for r in rules} == {"outside_interval", "forecast_crosses"}
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"type": "threshold_x"}, "rule 'surge': 'type' is 'threshold_x'"),
+        ({"severity": None}, "'severity' is required"),
+        ({"match": {"colour": "red"}}, "match on unknown dimension"),
+        ({"sustain": 0}, "'sustain' must be >= 1"),
+        ({"hold": "two"}, "'hold' must be a number"),
+        ({"routes": ["pager"]}, "unknown route"),
+        ({"bogus": 1}, "unknown field"),
+        ({"type": "forecast_crosses"}, "needs a numeric 'threshold'"),
+    ],
+)
+def test_invalid_rules_are_rejected_with_the_rule_and_field_named(change, message):
+    with pytest.raises(RuleError, match=message):
+        parse_rules({"rules": [{**SURGE, **change}]}, source="rules.yaml")
+
+
+def test_duplicate_ids_and_bad_yaml_are_rejected(tmp_path):
+    with pytest.raises(RuleError, match="duplicate id"):
+        parse_rules({"rules": [SURGE, SURGE]})
+    path = tmp_path / "alert_rules.yaml"
+    path.write_text("rules: [unclosed")
+    with pytest.raises(RuleError, match=f"{path}: not valid YAML"):
+        load_rules(path)
+
+
+def test_min_impact_gates_keep_small_breaches_quiet():
+    r = rule()
+    assert evaluate(r, 123).breaches == {}  # 3 past the band: below the absolute gate
+    assert set(evaluate(r, 140).breaches) == {"user_reports|own|c|DE|all"}
+    assert evaluate(rule(min_rel_impact=0.5), 140).breaches == {}  # +40 % < 50 %
+
+
+def test_pending_then_firing_then_resolved_with_one_notice_each_edge():
+    r, alerts = rule(), {}
+    first = apply(alerts, evaluate(r, 150))
+    assert first[0].after.state == "pending" and first[0].notify is None
+    second = apply(alerts, evaluate(r, 150))
+    assert second[0].after.state == "firing" and second[0].notify == "firing"
+    assert apply(alerts, evaluate(r, 150))[0].notify is None  # still firing: no new notice
+    assert apply(alerts, evaluate(r, 100))[0].notify is None  # one clean day: hold is 2
+    last = apply(alerts, evaluate(r, 100))
+    assert last[0].after.state == "resolved" and last[0].notify == "resolved"
+
+
+def test_a_quiet_tick_creates_nothing():
+    assert step({}, evaluate(rule(), 100, 101, 99)) == []
+
+
+def test_a_pending_alert_that_clears_resolves_silently():
+    r, alerts = rule(), {}
+    apply(alerts, evaluate(r, 150))
+    transitions = apply(alerts, evaluate(r, 100))
+    assert transitions[0].after.state == "resolved" and transitions[0].notify is None
+
+
+def test_recovery_is_judged_against_the_band_in_force_when_the_alert_opened():
+    r, alerts = rule(sustain=1, hold=1), {}
+    apply(alerts, evaluate(r, 150))
+    # The forecast has adapted to the surge: 150 is now "inside" the band...
+    adapted = evaluate_outside_interval(
+        r, pd.DataFrame([indicator(150, expected=140, upper=170, lower=110)])
+    )
+    transitions = apply(alerts, adapted)
+    # ...but it is still above 120, the bound when the alert opened: it keeps firing.
+    assert (
+        transitions[0].after.state == "firing" and "still above 120" in transitions[0].after.message
+    )
+    back = evaluate_outside_interval(
+        r, pd.DataFrame([indicator(110, expected=140, upper=170, lower=110)])
+    )
+    assert apply(alerts, back)[0].after.state == "resolved"
+
+
+def test_forecast_crosses_fires_when_the_upper_bound_reaches_the_threshold_in_time():
+    crossing = parse_rules(
+        {
+            "rules": [
+                {
+                    "id": "x",
+                    "type": "forecast_crosses",
+                    "severity": "low",
+                    "threshold": 0.3,
+                    "within_days": 3,
+                }
+            ]
+        }
+    )[0]
+    rows = pd.DataFrame(
+        [
+            {
+                "unique_id": "overturn_rate|own|all|all|all",
+                "metric": "overturn_rate",
+                "platform": "own",
+                "policy_category": "all",
+                "region": "all",
+                "surface": "all",
+                "ds": pd.Timestamp("2026-03-01") + pd.Timedelta(days=h),
+                "horizon": h,
+                "yhat": 0.2 + 0.03 * h,
+                "yhat_hi_95": 0.25 + 0.03 * h,
+                "yhat_lo_95": 0.1,
+            }
+            for h in range(1, 8)
+        ]
+    )
+    evaluation = evaluate_forecast_crosses(crossing, rows)
+    assert evaluation.breaches["overturn_rate|own|all|all|all"].observed == pytest.approx(0.31)
+    later = parse_rules(
+        {
+            "rules": [
+                {
+                    "id": "x",
+                    "type": "forecast_crosses",
+                    "severity": "low",
+                    "threshold": 0.3,
+                    "within_days": 1,
+                }
+            ]
+        }
+    )[0]
+    assert evaluate_forecast_crosses(later, rows).breaches == {}
+    assert isinstance(evaluation, Evaluation)
