@@ -7,6 +7,7 @@ skip locally, and fail under CI (CI=true), where a missing server is a broken se
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import uuid
@@ -43,22 +44,31 @@ def postgres_server_url() -> str:
     return url
 
 
+@contextlib.contextmanager
+def throwaway_postgres_database(server_url: str):
+    """A fresh database on the server, dropped afterwards (open connections included)."""
+    name = f"risk_test_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = sa.engine.make_url(server_url).set(database=name)
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        from risk_pipelines.resources import _WAREHOUSES
+
+        for key in [k for k in _WAREHOUSES if name in k]:
+            _WAREHOUSES.pop(key).dispose()
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
 @pytest.fixture(scope="session")
 def postgres_database(postgres_server_url: str):
     """A fresh database for this test session, dropped afterwards."""
-    name = f"risk_test_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(postgres_server_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = sa.engine.make_url(postgres_server_url).set(database=name)
-    yield url.render_as_string(hide_password=False)
-    from risk_pipelines.resources import _WAREHOUSES
-
-    for key in [k for k in _WAREHOUSES if name in k]:
-        _WAREHOUSES.pop(key).dispose()
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with throwaway_postgres_database(postgres_server_url) as url:
+        yield url
 
 
 def _reset_postgres(url: str) -> str:

@@ -189,3 +189,14 @@ def test_forecast_crosses_fires_when_the_upper_bound_reaches_the_threshold_in_ti
     )[0]
     assert evaluate_forecast_crosses(later, rows).breaches == {}
     assert isinstance(evaluation, Evaluation)
+
+
+def test_a_pending_alert_needs_real_breaches_to_fire_not_just_the_opening_bound():
+    r, alerts = rule(sustain=2), {}
+    apply(alerts, evaluate(r, 150))
+    # Inside today's band but above the bound when it opened: not a second breach.
+    inside = evaluate_outside_interval(
+        r, pd.DataFrame([indicator(125, expected=120, upper=160, lower=90)])
+    )
+    transitions = apply(alerts, inside)
+    assert transitions[0].after.state == "resolved" and transitions[0].notify is None

@@ -47,7 +47,9 @@ def step(
     for uid in sorted(evaluation.evaluated | set(evaluation.breaches)):
         current = open_alerts.get((rule.id, uid))
         breach = evaluation.breaches.get(uid)
-        if breach is None and current is not None:
+        if breach is None and current is not None and current.state == "firing":
+            # Only recovery uses the opening bound; a pending alert must earn ``sustain``
+            # breaches of the rule itself.
             breach = _still_beyond_opening_bound(current, evaluation, uid)
         if breach is not None:
             if current is None:

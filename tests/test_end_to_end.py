@@ -1,0 +1,187 @@
+"""The whole pipeline on demo data, on SQLite and on PostgreSQL, with a real Dagster instance."""
+
+import datetime as dt
+import json
+
+import dagster as dg
+import pandas as pd
+import pytest
+
+from risk_pipelines.alerting.rules import load_rules
+from risk_pipelines.alerting.service import evaluate_pending_days
+from risk_pipelines.runs import materialise_range
+from risk_pipelines.sensors.alerts import risk_alerts_sensor
+from risk_pipelines.warehouse import Warehouse
+from tests.conftest import DEMO_END, DEMO_START, make_resources, throwaway_postgres_database
+
+PARTITION_TABLES = ("moderation_decisions", "incidents", "daily_metrics", "risk_indicators")
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def pipeline(request, tmp_path_factory, demo_landing):
+    """The demo range materialised once per backend, in one run, on a real instance."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('e2e') / 'warehouse.sqlite'}"
+        database = None
+    else:
+        database = throwaway_postgres_database(request.getfixturevalue("postgres_server_url"))
+        url = database.__enter__()
+    resources = make_resources(url, demo_landing)
+    with dg.instance_for_test() as instance:
+        result = materialise_range(DEMO_START, DEMO_END, instance=instance, resources=resources)
+        assert result.success
+        yield {
+            "url": url,
+            "instance": instance,
+            "resources": resources,
+            "run": result,
+            "landing": demo_landing,
+        }
+    if database is not None:
+        database.__exit__(None, None, None)
+
+
+def test_every_stage_wrote_every_day_of_the_range(pipeline):
+    warehouse = Warehouse(pipeline["url"])
+    days = (DEMO_END - DEMO_START).days + 1
+    for table in ("moderation_decisions", "daily_metrics", "risk_indicators"):
+        per_day = warehouse.read_sql(f"SELECT COUNT(DISTINCT ds) AS n FROM {table}")
+        assert int(per_day["n"].iloc[0]) == days, table
+    forecasts = warehouse.read_sql(
+        "SELECT model, COUNT(DISTINCT unique_id) AS n, MAX(horizon) AS h FROM metric_forecasts "
+        "WHERE as_of = :d GROUP BY model",
+        {"d": DEMO_END},
+    )
+    assert set(forecasts["model"]) == {"ets", "seasonal_naive"}
+    assert (forecasts["n"] > 150).all() and (forecasts["h"] == 28).all()
+    levels = warehouse.read_sql("SELECT DISTINCT level FROM risk_indicators")
+    assert set(levels["level"]) <= {"ok", "elevated", "high", "critical"}
+    rates = warehouse.read_sql(
+        "SELECT indicator, AVG(value) AS v FROM risk_indicators WHERE indicator IN "
+        "('proactive_rate', 'overturn_rate') AND policy_category = 'all' GROUP BY indicator"
+    )
+    assert set(rates["indicator"]) == {"proactive_rate", "overturn_rate"}
+
+
+def test_the_asset_check_ran_and_passed(pipeline):
+    checks = [
+        e for e in pipeline["run"].all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"
+    ]
+    assert len(checks) == 1 and checks[0].event_specific_data.passed
+
+
+def test_the_forecast_asset_carries_a_chart_and_counts(pipeline):
+    materialisation = next(
+        e.event_specific_data.materialization
+        for e in pipeline["run"].all_events
+        if e.event_type_value == "ASSET_MATERIALIZATION"
+        and e.event_specific_data.materialization.asset_key.path == ["metric_forecasts"]
+    )
+    metadata = materialisation.metadata
+    assert "data:image/png;base64," in metadata["chart"].value
+    assert metadata["series_forecast"].value > 150
+    assert metadata["dagster/row_count"].value > 0
+
+
+def test_the_sensor_raises_the_injected_surge_and_a_quiet_tick_creates_nothing(pipeline):
+    instance, resources = pipeline["instance"], pipeline["resources"]
+    context = dg.build_sensor_context(instance=instance, resources=resources)
+    result = risk_alerts_sensor(context)
+    assert isinstance(result, dg.SensorResult)
+    cursor = json.loads(result.cursor)
+    assert cursor["indicators_storage_id"] > 0
+    warehouse = Warehouse(pipeline["url"])
+    truth = json.loads((pipeline["landing"] / "ground_truth.json").read_text())
+    surge = next(e for e in truth["events"] if e["kind"] == "report_surge")
+    firing = warehouse.read_sql("SELECT * FROM alerts WHERE state = 'firing'")
+    surge_alerts = firing[
+        (firing["rule_id"] == "report_surge")
+        & (firing["policy_category"] == surge["policy_category"])
+        & (firing["region"] == surge["region"])
+    ]
+    assert len(surge_alerts) == 1
+    assert surge["start"] <= str(surge_alerts["first_breach_ds"].iloc[0])[:10] <= surge["end"]
+    sent = warehouse.read_sql("SELECT * FROM alert_notifications WHERE status = 'sent'")
+    assert (sent["channel"] == "log").all() and len(sent) >= 1
+
+    alerts_before = warehouse.count("alerts")
+    notifications_before = warehouse.count("alert_notifications")
+    quiet = dg.build_sensor_context(instance=instance, resources=resources, cursor=result.cursor)
+    assert isinstance(risk_alerts_sensor(quiet), dg.SkipReason)
+    again = evaluate_pending_days(
+        warehouse, load_rules(resources["pipeline_config"].config_dir + "/alert_rules.yaml")
+    )
+    assert again.days == []
+    assert warehouse.count("alerts") == alerts_before
+    assert warehouse.count("alert_notifications") == notifications_before
+
+
+def test_the_proactive_rate_drop_is_detected_while_it_happens(pipeline):
+    warehouse = Warehouse(pipeline["url"])
+    evaluate_pending_days(warehouse, pipeline["resources"]["pipeline_config"].alert_rules())
+    truth = json.loads((pipeline["landing"] / "ground_truth.json").read_text())
+    drop = next(e for e in truth["events"] if e["kind"] == "proactive_rate_drop")
+    alerts = warehouse.read_sql(
+        "SELECT * FROM alerts WHERE rule_id = 'proactive_detection_drop' AND unique_id = :u",
+        {"u": drop["series"][0]},
+    )
+    opened = [str(d)[:10] for d in alerts["first_breach_ds"]]
+    assert any(drop["start"] <= d <= drop["end"] for d in opened), opened
+
+
+def test_a_partition_re_run_three_times_leaves_identical_rows(pipeline):
+    day = DEMO_END - dt.timedelta(days=3)
+    warehouse = Warehouse(pipeline["url"])
+
+    def counts():
+        out = {t: warehouse.count(t, {"ds": day}) for t in PARTITION_TABLES}
+        out["metric_forecasts"] = warehouse.count("metric_forecasts", {"as_of": day})
+        return out
+
+    before = counts()
+    for _ in range(3):
+        result = materialise_range(
+            day, day, instance=pipeline["instance"], resources=pipeline["resources"]
+        )
+        assert result.success
+        assert counts() == before | {"metric_forecasts": counts()["metric_forecasts"]}
+    after = counts()
+    assert after["metric_forecasts"] > 0
+    values = warehouse.read_sql(
+        "SELECT SUM(value) AS s FROM daily_metrics WHERE ds = :d", {"d": day}
+    )["s"].iloc[0]
+    for _ in range(1):
+        materialise_range(day, day, instance=pipeline["instance"], resources=pipeline["resources"])
+    assert counts() == after
+    assert warehouse.read_sql(
+        "SELECT SUM(value) AS s FROM daily_metrics WHERE ds = :d", {"d": day}
+    )["s"].iloc[0] == pytest.approx(values)
+
+
+def test_a_deployment_with_only_pre_aggregated_metrics_alerts_all_the_same(tmp_path, warehouse_url):
+    landing, config = tmp_path / "landing", tmp_path / "config"
+    config.mkdir()
+    (config / "alert_rules.yaml").write_text(
+        "rules:\n  - {id: volume_surge, type: outside_interval, severity: high,\n"
+        "     match: {metric: report_volume}, min_abs_impact: 10, min_rel_impact: 0.3}\n"
+    )
+    start, end = dt.date(2026, 6, 1), dt.date(2026, 7, 20)
+    rng = pd.Series(range(60))
+    for offset in range((end - start).days + 1):
+        day = start + dt.timedelta(days=offset)
+        folder = landing / "daily_metrics" / day.isoformat()
+        folder.mkdir(parents=True)
+        surge = 3.0 if day == end else 1.0
+        volume = int((200 + 20 * (day.weekday() >= 5) + rng[offset % 7]) * surge)
+        folder.joinpath("metrics.csv").write_text(
+            f"ds,metric,value,region\n{day},report_volume,{volume},DE\n"
+            f"{day},report_volume,{150 + rng[offset % 5]},FR\n"
+        )
+    resources = make_resources(warehouse_url, landing, config)
+    with dg.instance_for_test() as instance:
+        assert materialise_range(start, end, instance=instance, resources=resources).success
+    warehouse = Warehouse(warehouse_url)
+    report = evaluate_pending_days(warehouse, load_rules(config / "alert_rules.yaml"))
+    assert report.fired == 1
+    firing = warehouse.read_sql("SELECT unique_id FROM alerts WHERE state = 'firing'")
+    assert firing["unique_id"].tolist() == ["report_volume|own|all|DE|all"]
