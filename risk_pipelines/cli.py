@@ -162,7 +162,7 @@ def _print_alerts(warehouse, state: str | None, limit: int) -> None:
 
     frame = list_alerts(warehouse, state).head(limit)
     if frame.empty:
-        print(f"  no {state or ''} alerts".replace("  ", " ", 1))
+        print(f"  no {state} alerts" if state else "  no alerts")
         return
     for row in frame.itertuples():
         print(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dagster as dg
 
-from risk_pipelines.assets.common import DAILY_PARTITIONS
 from risk_pipelines.assets.forecasts import metric_forecasts
 from risk_pipelines.assets.indicators import alerts, risk_indicators
 from risk_pipelines.assets.ingest import incidents, moderation_decisions
@@ -25,7 +24,6 @@ PIPELINE_ASSETS = [
 daily_risk_job = dg.define_asset_job(
     "daily_risk_job",
     selection=dg.AssetSelection.assets(*PIPELINE_ASSETS),
-    partitions_def=DAILY_PARTITIONS,
     description="Ingest, metrics, forecasts and indicators for a day or a range of days.",
 )
 daily_risk_schedule = dg.build_schedule_from_partitioned_job(

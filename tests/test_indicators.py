@@ -70,6 +70,7 @@ def test_rates_on_thin_denominators_are_stored_but_not_scored():
 def test_a_day_without_a_prior_forecast_says_so():
     out = run([actual("user_reports", 10)], [forecast("decisions", 1, 0, 2)])
     assert out.loc["user_reports", "note"] == "no forecast made before this day"
+    assert out["score"].dtype == "float64"  # still numeric for sorting and ranking
 
 
 def test_levels_follow_the_documented_thresholds():

@@ -48,7 +48,7 @@ def metric_forecasts(
     def progress(done: int, total: int) -> None:
         context.log.info(f"forecast {done}/{total} series")
 
-    run = run_forecasts(db, days, config, progress, run_id=context.run_id)
+    run = run_forecasts(db, days, config, progress, run_id=context.run.run_id)
     db.replace_rows("metric_forecasts", run.rows, between=("as_of", days[0], days[-1]))
     per_model = pd.Series(run.primary_models).value_counts().to_dict()
     skipped = [{"series": k, "reason": v} for k, v in sorted(run.skipped.items())]

@@ -81,7 +81,7 @@ def moderation_decisions(
     rows = batch.rows[batch.rows["ds"].isin(passing)]
     db = warehouse.get()
     written = write_partitions(db, "moderation_decisions", rows, passing)
-    quarantined = write_rejects(db, "moderation_decisions", batch.rejects, days, context.run_id)
+    quarantined = write_rejects(db, "moderation_decisions", batch.rejects, days, context.run.run_id)
     if blocked:
         context.log.error(
             f"blocked {len(blocked)} day(s): {sorted(blocked)[:10]}; {report.describe()}"
@@ -146,7 +146,7 @@ def incidents(
     batch = landing.read_incidents(landing_dir, days, platform=pipeline_config.platform)
     db = warehouse.get()
     written = write_partitions(db, "incidents", batch.rows, days)
-    quarantined = write_rejects(db, "incidents", batch.rejects, days, context.run_id)
+    quarantined = write_rejects(db, "incidents", batch.rejects, days, context.run.run_id)
     by_severity = batch.rows["severity"].value_counts().sort_index().to_dict() if written else {}
     return dg.MaterializeResult(
         metadata={

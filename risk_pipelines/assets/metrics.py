@@ -42,7 +42,7 @@ def daily_metrics(
         db, Path(pipeline_config.landing_dir), days, pipeline_config.platform
     )
     written = write_partitions(db, "daily_metrics", build.metrics, days)
-    quarantined = write_rejects(db, "daily_metrics", build.rejects, days, context.run_id)
+    quarantined = write_rejects(db, "daily_metrics", build.rejects, days, context.run.run_id)
     metrics = build.metrics
     per_metric = metrics["metric"].value_counts().sort_index().to_dict() if written else {}
     return dg.MaterializeResult(

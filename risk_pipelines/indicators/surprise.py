@@ -95,6 +95,8 @@ def surprise_indicators(
         note=note,
     )
     out["level"] = [level_for(s) for s in score]
+    numeric = ["value", "expected", "lower", "upper", "score", "numerator", "denominator"]
+    out[numeric] = out[numeric].astype("float64")  # also when no forecast exists yet
     return out[INDICATOR_COLUMNS].sort_values(["ds", "unique_id"], ignore_index=True)
 
 

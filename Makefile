@@ -1,0 +1,42 @@
+# The two commands of the README: `make run` (demo + Dagster UI) and `make test` (whole suite).
+# Each creates .venv when needed and installs the project into it.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
+# The test suite creates (and drops) its own database on this server.
+export RISK_TEST_POSTGRES_URL ?= postgresql+psycopg2://postgres@127.0.0.1:5432/test
+
+.PHONY: install run test lint bench clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(BIN)/.installed
+
+# Seeds two years of demo data and materialises it when the warehouse is empty, then serves
+# the Dagster UI on http://127.0.0.1:3000 (schedule and alert sensor running).
+run: install
+	mkdir -p $(DAGSTER_HOME)
+	$(BIN)/risk-pipelines seed-demo
+	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+# Lint, then every test; the Postgres tests use the local server (started here if it is down).
+test: install
+	$(BIN)/ruff check risk_pipelines tests bench
+	./scripts/ensure_postgres.sh
+	$(BIN)/pytest -q
+
+lint: install
+	$(BIN)/ruff check risk_pipelines tests bench
+	$(BIN)/ruff format --check risk_pipelines tests bench
+
+bench: install
+	$(BIN)/python bench/bench_demo_materialisation.py
+
+clean:
+	rm -rf data .dagster_home
