@@ -41,14 +41,19 @@ def main() -> None:
         landing, url = Path(tmp) / "landing", f"sqlite:///{tmp}/warehouse.sqlite"
         began = time.perf_counter()
         summary = generate_demo_data(DemoSpec(start, end, scale=args.scale), landing)
-        print(f"demo data: {summary.days} days, {summary.decisions:,} decisions, "
-              f"{summary.files:,} files in {time.perf_counter() - began:.1f}s (not timed below)")
+        print(
+            f"demo data: {summary.days} days, {summary.decisions:,} decisions, "
+            f"{summary.files:,} files in {time.perf_counter() - began:.1f}s (not timed below)"
+        )
 
         resources = {
             "warehouse": WarehouseResource(url=url),
             "pipeline_config": PipelineConfigResource(
-                landing_dir=str(landing), config_dir=str(PACKAGED_CONFIG_DIR), platform="own",
-                id_hash_key="bench", forecast_workers=args.workers,
+                landing_dir=str(landing),
+                config_dir=str(PACKAGED_CONFIG_DIR),
+                platform="own",
+                id_hash_key="bench",
+                forecast_workers=args.workers,
             ),
         }
         with dg.instance_for_test() as instance:
@@ -64,12 +69,15 @@ def main() -> None:
 
         series = warehouse.read_sql(
             "SELECT COUNT(DISTINCT unique_id) AS n FROM metric_forecasts WHERE as_of = :d",
-            {"d": end})["n"].iloc[0]
+            {"d": end},
+        )["n"].iloc[0]
         print(f"\nmaterialised {args.days} partitions, {series} series forecast, in one run")
         for step, seconds in _step_seconds(result).items():
             print(f"  {step:22s} {seconds:7.1f}s")
-        print(f"  {'TOTAL (run)':22s} {total:7.1f}s   goal {GOAL_SECONDS:.0f}s   "
-              f"ratio {total / GOAL_SECONDS:.2f}x of goal")
+        print(
+            f"  {'TOTAL (run)':22s} {total:7.1f}s   goal {GOAL_SECONDS:.0f}s   "
+            f"ratio {total / GOAL_SECONDS:.2f}x of goal"
+        )
         print(f"  {'alert evaluation':22s} {alerting:7.1f}s   ({report.summary()})")
 
         days = [end - dt.timedelta(days=i) for i in range(args.days)][::-1]
@@ -78,9 +86,11 @@ def main() -> None:
             began = time.perf_counter()
             run_forecasts(warehouse, days, ForecastConfig(workers=workers))
             timings[workers] = time.perf_counter() - began
-        print(f"\nbaseline, forecasting stage alone: 1 worker {timings[1]:.1f}s, "
-              f"{args.workers} workers {timings[args.workers]:.1f}s, "
-              f"speed-up {timings[1] / timings[args.workers]:.2f}x")
+        print(
+            f"\nbaseline, forecasting stage alone: 1 worker {timings[1]:.1f}s, "
+            f"{args.workers} workers {timings[args.workers]:.1f}s, "
+            f"speed-up {timings[1] / timings[args.workers]:.2f}x"
+        )
 
 
 def _step_seconds(result) -> dict[str, float]:

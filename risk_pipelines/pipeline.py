@@ -25,6 +25,7 @@ from risk_pipelines.metrics.aggregate import derive_decision_metrics, derive_inc
 from risk_pipelines.metrics.catalog import spec_for
 from risk_pipelines.metrics.series import SERIES_DIMENSIONS, split_series_id, to_long
 from risk_pipelines.sources import landing
+from risk_pipelines.warehouse.aggregates import decision_aggregates, incident_counts
 from risk_pipelines.warehouse.schema import daily_metrics, metric_forecasts
 from risk_pipelines.warehouse.store import Warehouse
 
@@ -76,35 +77,17 @@ def build_daily_metrics(
     platform: str,
 ) -> MetricsBuild:
     """Derive metrics from the raw tables and add pre-aggregated landed metrics, if deployed."""
+    if not any(landing.dataset_deployed(landing_dir, d) for d in landing.DATASETS):
+        raise landing.LandingError(
+            f"no source is deployed under {landing_dir}: expected at least one of "
+            f"{', '.join(d + '/' for d in landing.DATASETS)} (check RISK_LANDING_DIR)"
+        )
     first, last = min(days), max(days)
-    decisions = warehouse.read_range(
-        "moderation_decisions",
-        "ds",
-        first,
-        last,
-        columns=[
-            "ds",
-            "decided_at",
-            "reported_at",
-            "policy_category",
-            "region",
-            "surface",
-            "detection_source",
-            "action",
-            "views_before_action",
-            "appealed",
-            "appeal_outcome",
-            "platform",
-        ],
-    )
-    decisions["ds"] = decisions["ds"].dt.date
-    derived = [derive_decision_metrics(decisions)]
-    incidents = warehouse.read_range(
-        "incidents", "ds", first, last, columns=["ds", "severity", "platform"]
-    )
-    incidents["ds"] = incidents["ds"].dt.date
-    if landing.dataset_deployed(landing_dir, "incidents") or not incidents.empty:
-        derived.append(derive_incident_metrics(incidents, days, platform))
+    derived = [derive_decision_metrics(decision_aggregates(warehouse, first, last), days)]
+    if landing.dataset_deployed(landing_dir, "incidents"):
+        derived.append(
+            derive_incident_metrics(incident_counts(warehouse, first, last), days, platform)
+        )
     frames = [f for f in derived if not f.empty]
     derived_frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     landed_rows, files, rejects = 0, [], pd.DataFrame(columns=landing.REJECT_COLUMNS)

@@ -45,11 +45,13 @@ def materialise_range(
     resources: Mapping[str, object] | None = None,
 ) -> dg.ExecuteInProcessResult:
     """Run ``daily_risk_job`` over [start, end] in a single run (a single-run backfill)."""
-    from risk_pipelines.definitions import PIPELINE_ASSETS, daily_risk_job, defs
+    from risk_pipelines.definitions import PIPELINE_ASSETS, daily_risk_job
+    from risk_pipelines.resources import build_resources
 
     check_range(start, end)
-    if resources is not None:
-        defs = dg.Definitions(assets=PIPELINE_ASSETS, jobs=[daily_risk_job], resources=resources)
+    # Resources from the environment as it is now, not as it was when definitions imported.
+    resources = resources if resources is not None else build_resources()
+    defs = dg.Definitions(assets=PIPELINE_ASSETS, jobs=[daily_risk_job], resources=resources)
     job = defs.resolve_job_def("daily_risk_job")
     return job.execute_in_process(
         instance=instance or instance_from_environment(),

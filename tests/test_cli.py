@@ -32,8 +32,10 @@ def test_bad_input_exits_non_zero_with_one_line(env, capsys):
     assert main(["run", "--start", "2026-06-05", "--end", "2026-06-01"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: end 2026-06-01 is before start") and "\n" not in err
-    assert main(["run", "--start", "2026-06-01", "--end", "2026-06-01"]) == 1  # nothing landed
-    assert "failed" in capsys.readouterr().err
+    # nothing has landed at RISK_LANDING_DIR: the run fails and says so
+    assert main(["run", "--start", "2026-06-01", "--end", "2026-06-01"]) == 1
+    err = capsys.readouterr().err
+    assert "no source is deployed under" in err and "failed in ['daily_metrics']" in err
     with pytest.raises(SystemExit) as exit_info:
         main(["demo-data", "--start", "yesterday", "--end", "2026-06-01"])
     assert exit_info.value.code == 2

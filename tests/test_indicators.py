@@ -110,3 +110,9 @@ def test_the_newest_forecast_made_before_the_day_is_used():
         ]
     )
     assert latest_prior_forecasts(rows)["yhat"].tolist() == [2.0]
+
+
+def test_no_actuals_gives_an_empty_but_typed_frame():
+    out = surprise_indicators(pd.DataFrame(), pd.DataFrame(), spec_for)
+    assert out.empty and out["score"].dtype == "float64"
+    assert out.nlargest(3, "score").empty

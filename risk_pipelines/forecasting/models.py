@@ -83,9 +83,14 @@ class ETS:
     name = "ets"
     min_history = 4 * SEASON
 
-    def __init__(self, max_history: int = 365, clip_sigmas: float = 3.0) -> None:
+    def __init__(
+        self, max_history: int = 365, clip_sigmas: float = 3.0, fit_window: int = 365
+    ) -> None:
         self.max_history = max_history
         self.clip_sigmas = clip_sigmas
+        # Parameters are estimated on the most recent year at most (the costly part); the
+        # cheap filter then runs over the whole window, e.g. a two-year backfill.
+        self.fit_window = fit_window
 
     def fit_predict(self, z: np.ndarray, horizon: int) -> ModelOutput:
         import pandas as pd
@@ -99,10 +104,11 @@ class ETS:
         filled = _interpolate(window)
         if np.nanstd(filled) < 1e-9:
             raise ModelFailed("constant series")
+        fit_part = filled[-self.fit_window :]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             result = ETSModel(
-                pd.Series(filled),
+                pd.Series(fit_part),
                 error="add",
                 trend="add",
                 damped_trend=True,
@@ -110,8 +116,9 @@ class ETS:
                 seasonal_periods=SEASON,
                 initialization_method="heuristic",
             ).fit(disp=False, maxiter=200)
-        resid = filled - np.asarray(result.fittedvalues, dtype=float)
-        sigma = _robust_sigma(resid[SEASON:][~missing[SEASON:]])
+        resid = fit_part - np.asarray(result.fittedvalues, dtype=float)
+        fit_missing = missing[-self.fit_window :]
+        sigma = _robust_sigma(resid[SEASON:][~fit_missing[SEASON:]])
         if not np.isfinite(sigma) or sigma <= 0:
             raise ModelFailed("no residual variation to size an interval")
         params = (
@@ -137,6 +144,22 @@ class ETS:
         fitted_sd = np.full(n_all, np.nan)
         fitted_sd[offset:] = sigma
         return ModelOutput(mean, np.sqrt(var), fitted, fitted_sd, note)
+
+
+def _initial_states(result, offset: int, filled: np.ndarray):
+    """Initial states for filtering from the window's start. When parameters were fitted on
+    the last part only, start earlier from a heuristic: the first weeks' level and weekly
+    pattern (the filter forgets its start within a few weeks, and the first week is not used)."""
+    if offset == 0:
+        return (
+            float(result.initial_level),
+            float(result.initial_trend),
+            np.asarray(result.initial_seasonal, dtype=float),
+        )
+    first = filled[: 4 * SEASON]
+    level = float(np.mean(first))
+    seasonal = np.array([np.mean(first[i::SEASON]) - level for i in range(SEASON)])
+    return level, 0.0, seasonal
 
 
 def _robust_sigma(resid: np.ndarray) -> float:

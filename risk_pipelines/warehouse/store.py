@@ -157,11 +157,19 @@ class Warehouse:
                 query = query.where(table.c[key] == value)
         return self.read_query(query)
 
-    def read_query(self, query: sa.Executable) -> pd.DataFrame:
+    def read_query(self, query: sa.Select) -> pd.DataFrame:
+        """Run a select; dates and timestamps come back as datetime64, floats as float64."""
+        types = {c.name: c.type for c in query.selected_columns}
+        if self.dialect == "sqlite":
+            # SQLAlchemy parses SQLite's text timestamps one value at a time in Python;
+            # fetching the raw text and converting whole columns in pandas is far faster.
+            query = query.with_only_columns(
+                *[_raw_sqlite(c) for c in query.selected_columns], maintain_column_froms=True
+            )
         with self.engine.connect() as conn:
             result = conn.execute(query)
             frame = pd.DataFrame(result.fetchall(), columns=list(result.keys()))
-        return _typed(frame, query)
+        return _typed(frame, types)
 
     def read_sql(self, sql: str, params: Mapping[str, Any] | None = None) -> pd.DataFrame:
         with self.engine.connect() as conn:
@@ -248,15 +256,26 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _typed(frame: pd.DataFrame, query: Any) -> pd.DataFrame:
-    """Give date and datetime columns pandas dtypes, identically on SQLite and PostgreSQL."""
-    for column in getattr(query, "selected_columns", []):
-        if column.name not in frame.columns:
+def _raw_sqlite(column: sa.ColumnElement) -> sa.ColumnElement:
+    if isinstance(column.type, sa.DateTime | sa.Date):
+        return sa.type_coerce(column, sa.String).label(column.name)
+    if isinstance(column.type, sa.Boolean):
+        return sa.type_coerce(column, sa.Integer).label(column.name)
+    return column
+
+
+def _typed(frame: pd.DataFrame, types: Mapping[str, sa.types.TypeEngine]) -> pd.DataFrame:
+    """Give columns the same pandas dtypes on SQLite and PostgreSQL."""
+    for name, column_type in types.items():
+        if name not in frame.columns:
             continue
-        if isinstance(column.type, (sa.DateTime, sa.Date)):
-            frame[column.name] = pd.to_datetime(frame[column.name])
-        elif isinstance(column.type, sa.Float):
-            frame[column.name] = pd.to_numeric(frame[column.name]).astype("float64")
+        if isinstance(column_type, sa.DateTime | sa.Date):
+            frame[name] = pd.to_datetime(frame[name], format="ISO8601")
+        elif isinstance(column_type, sa.Float):
+            frame[name] = pd.to_numeric(frame[name]).astype("float64")
+        elif isinstance(column_type, sa.Boolean):
+            values = frame[name]
+            frame[name] = values.astype(bool) if values.notna().all() else values.astype("boolean")
     return frame
 
 
