@@ -38,6 +38,12 @@ def _parser() -> argparse.ArgumentParser:
 
     seed = sub.add_parser("seed-demo", help="demo data + run, only if the warehouse is empty")
     seed.add_argument("--days", type=int, default=730)
+    seed.add_argument(
+        "--scale",
+        type=float,
+        default=0.5,
+        help="0.5 is about 1,700 decisions a day: two years seed in minutes",
+    )
 
     alerts = sub.add_parser("alerts", help="alert state")
     alerts_sub = alerts.add_subparsers(dest="alerts_command", required=True)
@@ -55,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "run":
             return _run(args.start, args.end, alerts=not args.no_alerts)
         if args.command == "seed-demo":
-            return _seed_demo(args.days)
+            return _seed_demo(args.days, args.scale)
         if args.command == "alerts":
             return _alerts_list(args.state, args.limit)
     except (ValueError, OSError) as exc:  # LandingError, RuleError and bad input are ValueErrors
@@ -139,7 +145,7 @@ def _run(start: dt.date, end: dt.date, *, alerts: bool) -> int:
     return 0
 
 
-def _seed_demo(days: int) -> int:
+def _seed_demo(days: int, scale: float) -> int:
     """For `make run`: generate demo data and materialise it, unless the warehouse has data."""
     from risk_pipelines.warehouse.store import Warehouse
 
@@ -151,7 +157,7 @@ def _seed_demo(days: int) -> int:
     start = end - dt.timedelta(days=days - 1)
     if not (settings.landing_dir / "moderation_decisions").exists():
         args = argparse.Namespace(
-            start=start, end=end, out=settings.landing_dir, seed=7, scale=1.0, format="csv"
+            start=start, end=end, out=settings.landing_dir, seed=7, scale=scale, format="csv"
         )
         _demo_data(args)
     return _run(start, end, alerts=True)

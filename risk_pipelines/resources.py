@@ -49,6 +49,30 @@ class PipelineConfigResource(dg.ConfigurableResource):
         return load_rules(Path(self.config_dir) / "alert_rules.yaml")
 
 
+def explicit_resources(
+    warehouse_url: str,
+    landing_dir: str | Path,
+    *,
+    config_dir: str | Path | None = None,
+    id_hash_key: str,
+    platform: str = "own",
+    forecast_workers: int = 2,
+) -> dict[str, dg.ConfigurableResource]:
+    """Resources given outright rather than from the environment (tests, benchmarks)."""
+    from risk_pipelines.settings import PACKAGED_CONFIG_DIR
+
+    return {
+        "warehouse": WarehouseResource(url=warehouse_url),
+        "pipeline_config": PipelineConfigResource(
+            landing_dir=str(landing_dir),
+            config_dir=str(config_dir or PACKAGED_CONFIG_DIR),
+            platform=platform,
+            id_hash_key=id_hash_key,
+            forecast_workers=forecast_workers,
+        ),
+    }
+
+
 def _env_or(name: str, default: str) -> str | dg.EnvVar:
     # Presence only: the value itself is resolved by Dagster when the resource is built.
     return dg.EnvVar(name) if os.environ.get(name) else default

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from risk_pipelines.resources import PipelineConfigResource, WarehouseResource
+from risk_pipelines.resources import explicit_resources
 from risk_pipelines.settings import PACKAGED_CONFIG_DIR
 from risk_pipelines.sources.demo import DemoSpec, generate_demo_data
 
@@ -100,13 +100,6 @@ def demo_landing(tmp_path_factory) -> Path:
 
 
 def make_resources(warehouse_url: str, landing_dir: Path, config_dir: Path = PACKAGED_CONFIG_DIR):
-    return {
-        "warehouse": WarehouseResource(url=warehouse_url),
-        "pipeline_config": PipelineConfigResource(
-            landing_dir=str(landing_dir),
-            config_dir=str(config_dir),
-            platform="own",
-            id_hash_key="test-key",
-            forecast_workers=2,
-        ),
-    }
+    return explicit_resources(
+        warehouse_url, landing_dir, config_dir=config_dir, id_hash_key="test-key"
+    )
