@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from risk_pipelines.forecasting import ForecastConfig, forecast_series_frame
+from risk_pipelines.forecasting import ForecastConfig, engine, forecast_series_frame
 from risk_pipelines.forecasting.models import ETS, SeasonalNaive
 
 DAYS = pd.date_range("2025-01-01", periods=400, freq="D")
@@ -121,7 +121,7 @@ def test_seasonal_naive_repeats_last_week_with_widening_intervals():
 
 
 def test_parallel_and_serial_runs_give_identical_forecasts():
-    series = {f"s{i}": counts(i, level=50 + i) for i in range(110)}
+    series = {f"s{i}": counts(i, level=50 + i) for i in range(engine.PARALLEL_FROM_SERIES + 10)}
     as_of = [DAYS[-1].date()]
     serial = forecast_series_frame(frame(series), as_of, lambda _: "count", SERIAL)
     parallel = forecast_series_frame(
