@@ -27,6 +27,7 @@ run: install
 
 # Lint, then every test; the Postgres tests use the local server (started here if it is down).
 test: install
+	mkdir -p $(DAGSTER_HOME)
 	$(BIN)/ruff check risk_pipelines tests bench
 	./scripts/ensure_postgres.sh
 	$(BIN)/pytest -q
