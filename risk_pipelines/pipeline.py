@@ -23,7 +23,7 @@ from risk_pipelines.indicators.surprise import (
 )
 from risk_pipelines.metrics.aggregate import derive_decision_metrics, derive_incident_metrics
 from risk_pipelines.metrics.catalog import spec_for
-from risk_pipelines.metrics.series import SERIES_DIMENSIONS, split_series_id, to_long
+from risk_pipelines.metrics.series import split_series_id, to_long
 from risk_pipelines.sources import landing
 from risk_pipelines.warehouse.aggregates import decision_aggregates, incident_counts
 from risk_pipelines.warehouse.schema import daily_metrics, metric_forecasts
@@ -201,8 +201,3 @@ def build_indicators(warehouse: Warehouse, days: Sequence[dt.date]) -> pd.DataFr
     frame["ds"] = pd.to_datetime(frame["ds"]).dt.date
     frame["as_of"] = pd.to_datetime(frame["as_of"]).dt.date
     return frame
-
-
-def series_dimensions_frame(unique_ids) -> pd.DataFrame:
-    rows = [split_series_id(u) for u in unique_ids]
-    return pd.DataFrame(rows, columns=list(SERIES_DIMENSIONS))

@@ -68,6 +68,7 @@ def test_unparseable_rows_are_rejected_with_file_row_and_column(tmp_path):
     assert rejects.loc[3, "column_name"] == "appealed"
     assert rejects.loc[2, "source_file"] == "moderation_decisions/2026-03-01/a.csv"
     assert '"decided_at": "yesterday"' in rejects.loc[2, "raw_values"]
+    assert batch.rejected_share_by_day() == {"2026-03-01": pytest.approx(2 / 3)}
 
 
 def test_a_missing_required_column_names_the_file(tmp_path):

@@ -3,7 +3,6 @@
 from pathlib import Path
 
 import dagster as dg
-import pandas as pd
 
 from risk_pipelines.assets.common import (
     DAILY_PARTITIONS,
@@ -27,15 +26,6 @@ DECISIONS_SUITE = dg.AssetCheckSpec(
     description="Great Expectations suite quality/suites/moderation_decisions.yaml (columns, "
     "not-null keys, value sets) plus at most 1% unparseable rows per day. Blocks downstream.",
 )
-
-
-def _rejected_share_by_day(batch: landing.LandingBatch) -> dict[str, float]:
-    if batch.rejects.empty:
-        return {}
-    rejected = batch.rejects.drop_duplicates(["source_file", "source_row"])
-    bad = rejected["ds"].astype(str).value_counts()
-    good = batch.rows["ds"].astype(str).value_counts() if not batch.rows.empty else pd.Series()
-    return {day: bad[day] / (bad[day] + good.get(day, 0)) for day in bad.index}
 
 
 @dg.asset(
@@ -73,7 +63,7 @@ def moderation_decisions(
         hash_key=pipeline_config.id_hash_key,
     )
     report = validate_frame(batch.rows, "moderation_decisions")
-    rejected_share = _rejected_share_by_day(batch)
+    rejected_share = batch.rejected_share_by_day()
     blocked = set(report.failed_partitions) | {
         d for d, share in rejected_share.items() if share > MAX_REJECTED_SHARE
     }

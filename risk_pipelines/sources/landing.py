@@ -72,9 +72,14 @@ class LandingBatch:
     files: list[str] = field(default_factory=list)
     rows_read: int = 0
 
-    @property
-    def days(self) -> list[dt.date]:
-        return sorted(set(self.rows["ds"])) if not self.rows.empty else []
+    def rejected_share_by_day(self) -> dict[str, float]:
+        """Per partition day, the share of rows read that could not be parsed."""
+        if self.rejects.empty:
+            return {}
+        rejected = self.rejects.drop_duplicates(["source_file", "source_row"])
+        bad = rejected["ds"].astype(str).value_counts()
+        good = self.rows["ds"].astype(str).value_counts() if not self.rows.empty else {}
+        return {day: bad[day] / (bad[day] + good.get(day, 0)) for day in bad.index}
 
 
 REJECT_COLUMNS = ["ds", "source_file", "source_row", "column_name", "reason", "raw_values"]
@@ -162,7 +167,11 @@ def read_landing_file(path: Path, required: Iterable[str]) -> pd.DataFrame:
             # utf-8-sig strips a byte-order mark; everything is read as text and parsed below.
             # The Arrow parser gives the same values as the C one, about a third faster.
             frame = pd.read_csv(
-                path, dtype=str, keep_default_na=False, na_values=[""], encoding="utf-8-sig",
+                path,
+                dtype=str,
+                keep_default_na=False,
+                na_values=[""],
+                encoding="utf-8-sig",
                 engine="pyarrow",
             )
     except UnicodeDecodeError as exc:

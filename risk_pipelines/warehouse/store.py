@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -85,10 +85,6 @@ class Warehouse:
             )
         with self.engine.begin() as conn:
             conn.execute(delete)
-            return self._insert(conn, table_name, frame)
-
-    def append_rows(self, table_name: str, frame: pd.DataFrame) -> int:
-        with self.engine.begin() as conn:
             return self._insert(conn, table_name, frame)
 
     def _insert(self, conn: Connection, table_name: str, frame: pd.DataFrame) -> int:
@@ -277,7 +273,3 @@ def _typed(frame: pd.DataFrame, types: Mapping[str, sa.types.TypeEngine]) -> pd.
             values = frame[name]
             frame[name] = values.astype(bool) if values.notna().all() else values.astype("boolean")
     return frame
-
-
-def as_dates(values: Iterable[Any]) -> list[dt.date]:
-    return [pd.Timestamp(v).date() for v in values]
