@@ -47,27 +47,11 @@ def write_partitions(
     return warehouse.replace_rows(table, frame, where={column: sorted(set(days))})
 
 
-def write_rejects(
-    warehouse: Warehouse,
-    dataset: str,
-    rejects: pd.DataFrame,
-    days: Sequence[dt.date],
-    run_id: str,
-) -> int:
-    """Quarantine rows that could not be parsed (replacing this dataset's earlier rejects)."""
-    frame = rejects.assign(dataset=dataset, run_id=run_id, quarantined_at=utc_now())
-    return warehouse.replace_rows(
-        "quarantined_rows", frame, where={"dataset": dataset, "ds": sorted(set(days))}
-    )
-
-
 @dataclass
 class MetricsBuild:
     metrics: pd.DataFrame
     derived_rows: int
     landed_rows: int
-    landed_files: list[str]
-    rejects: pd.DataFrame
 
 
 def build_daily_metrics(
@@ -75,8 +59,10 @@ def build_daily_metrics(
     landing_dir: Path,
     days: Sequence[dt.date],
     platform: str,
+    landed: pd.DataFrame | None = None,
 ) -> MetricsBuild:
-    """Derive metrics from the raw tables and add pre-aggregated landed metrics, if deployed."""
+    """Derive metrics from the raw tables and add ``landed`` pre-aggregated metrics (already
+    validated by the daily_metrics suite), if that source is deployed."""
     if not any(landing.dataset_deployed(landing_dir, d) for d in landing.DATASETS):
         raise landing.LandingError(
             f"no source is deployed under {landing_dir}: expected at least one of "
@@ -89,24 +75,22 @@ def build_daily_metrics(
             derive_incident_metrics(incident_counts(warehouse, first, last), days, platform)
         )
     frames = [f for f in derived if not f.empty]
-    derived_frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-    landed_rows, files, rejects = 0, [], pd.DataFrame(columns=landing.REJECT_COLUMNS)
-    if landing.dataset_deployed(landing_dir, "daily_metrics"):
-        batch = landing.read_daily_metrics(landing_dir, days, platform=platform)
-        landed_rows, files, rejects = len(batch.rows), batch.files, batch.rejects
-        frames.append(batch.rows)
+    derived_rows = sum(len(f) for f in frames)
+    if landed is not None and not landed.empty:
+        frames.append(landed[[c for c in landed.columns if c in daily_metrics.c]])
     if not frames:
-        return MetricsBuild(pd.DataFrame(), 0, 0, files, rejects)
+        return MetricsBuild(pd.DataFrame(), 0, 0)
     metrics = pd.concat(frames, ignore_index=True)
     duplicated = metrics[metrics.duplicated(["ds", "unique_id"], keep=False)]
     if not duplicated.empty:
         example = duplicated.iloc[0]
         raise landing.LandingError(
-            f"daily_metrics: series {example['unique_id']} on {example['ds']} is given twice "
-            f"({len(duplicated)} duplicated rows; a landed metric may repeat a derived one or "
-            f"appear twice in {files or 'the landing files'})"
+            f"daily_metrics: series {example['unique_id']} on {example['ds']} is both derived "
+            f"from the raw tables and landed pre-aggregated ({len(duplicated)} rows); drop "
+            "it from the landed files"
         )
-    return MetricsBuild(metrics, len(derived_frame), landed_rows, files, rejects)
+    landed_rows = 0 if landed is None else len(landed)
+    return MetricsBuild(metrics, derived_rows, landed_rows)
 
 
 def read_history(warehouse: Warehouse, last: dt.date, days_back: int) -> pd.DataFrame:

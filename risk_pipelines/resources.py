@@ -34,6 +34,8 @@ class PipelineConfigResource(dg.ConfigurableResource):
     config_dir: str
     platform: str = "own"
     id_hash_key: str
+    # Great Expectations Data Docs pages, one per validation (RISK_DATA_DOCS_DIR).
+    data_docs_dir: str
     forecast_horizon: int = 28
     forecast_history_days: int = 365
     forecast_workers: int = 2
@@ -57,6 +59,7 @@ def explicit_resources(
     id_hash_key: str,
     platform: str = "own",
     forecast_workers: int = 2,
+    data_docs_dir: str | Path | None = None,
 ) -> dict[str, dg.ConfigurableResource]:
     """Resources given outright rather than from the environment (tests, benchmarks)."""
     from risk_pipelines.settings import PACKAGED_CONFIG_DIR
@@ -69,6 +72,7 @@ def explicit_resources(
             platform=platform,
             id_hash_key=id_hash_key,
             forecast_workers=forecast_workers,
+            data_docs_dir=str(data_docs_dir or Path(landing_dir).parent / "data_docs"),
         ),
     }
 
@@ -87,6 +91,7 @@ def build_resources() -> dict[str, dg.ConfigurableResource]:
             config_dir=_env_or("RISK_PIPELINES_CONFIG", str(settings.config_dir)),
             platform=_env_or("RISK_PLATFORM", settings.platform),
             id_hash_key=_env_or("RISK_ID_HASH_KEY", settings.id_hash_key),
+            data_docs_dir=_env_or("RISK_DATA_DOCS_DIR", str(settings.data_docs_dir)),
             forecast_workers=int(os.environ.get("RISK_FORECAST_WORKERS", "2")),
         ),
     }

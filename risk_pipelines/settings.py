@@ -39,6 +39,7 @@ class Settings:
     platform: str
     id_hash_key: str
     id_hash_key_is_demo: bool
+    data_docs_dir: Path
 
 
 def load_settings() -> Settings:
@@ -56,4 +57,5 @@ def load_settings() -> Settings:
         platform=os.environ.get("RISK_PLATFORM", "own"),
         id_hash_key=key or DEMO_ID_HASH_KEY,
         id_hash_key_is_demo=not key,
+        data_docs_dir=Path(os.environ.get("RISK_DATA_DOCS_DIR") or data_dir() / "data_docs"),
     )

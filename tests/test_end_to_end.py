@@ -63,11 +63,19 @@ def test_every_stage_wrote_every_day_of_the_range(pipeline):
     assert set(rates["indicator"]) == {"proactive_rate", "overturn_rate"}
 
 
-def test_the_asset_check_ran_and_passed(pipeline):
-    checks = [
-        e for e in pipeline["run"].all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"
-    ]
-    assert len(checks) == 1 and checks[0].event_specific_data.passed
+def test_every_quality_check_ran_and_the_demo_passes_them(pipeline):
+    checks = {
+        e.event_specific_data.check_name: e.event_specific_data
+        for e in pipeline["run"].all_events
+        if e.event_type_value == "ASSET_CHECK_EVALUATION"
+    }
+    expected = {
+        f"{asset}_{check}"
+        for asset in ("moderation_decisions", "incidents", "daily_metrics")
+        for check in ("suite", "freshness", "schema")
+    }
+    assert set(checks) == expected
+    assert all(evaluation.passed for evaluation in checks.values())
 
 
 def test_the_forecast_asset_carries_a_chart_and_counts(pipeline):

@@ -68,23 +68,26 @@ def test_unparseable_rows_are_rejected_with_file_row_and_column(tmp_path):
     assert rejects.loc[3, "column_name"] == "appealed"
     assert rejects.loc[2, "source_file"] == "moderation_decisions/2026-03-01/a.csv"
     assert '"decided_at": "yesterday"' in rejects.loc[2, "raw_values"]
-    assert batch.rejected_share_by_day() == {"2026-03-01": pytest.approx(2 / 3)}
+    accounting = batch.accounting().iloc[0]
+    assert (accounting["rows_read"], accounting["rows_accepted"]) == (3, 1)
+    assert accounting["rows_quarantined"] == 2 and accounting["balanced"]
 
 
-def test_a_missing_required_column_names_the_file(tmp_path):
+def test_a_missing_required_column_blocks_the_day_naming_the_file(tmp_path):
     path = write(tmp_path, "moderation_decisions", "a.csv", "event_id,decided_at\ne1,2026-03-01\n")
-    with pytest.raises(landing.LandingError, match=f"{path}.*missing required column"):
-        landing.read_moderation_decisions(tmp_path, [DAY], platform="own", hash_key="k")
+    batch = landing.read_moderation_decisions(tmp_path, [DAY], platform="own", hash_key="k")
+    assert str(path) in batch.day_errors[DAY] and "lacks required column" in batch.day_errors[DAY]
+    assert batch.files[0].problem == batch.day_errors[DAY]
 
 
-def test_an_empty_file_and_a_missing_day_are_clear_errors(tmp_path):
+def test_an_empty_file_and_a_missing_day_are_day_errors_with_clear_messages(tmp_path):
     path = write(tmp_path, "moderation_decisions", "a.csv", "")
-    with pytest.raises(landing.LandingError, match=f"{path}: file is empty"):
-        landing.read_moderation_decisions(tmp_path, [DAY], platform="own", hash_key="k")
-    with pytest.raises(landing.LandingError, match="no landing folder for 2026-03-02"):
-        landing.read_moderation_decisions(
-            tmp_path, [DAY + dt.timedelta(1)], platform="own", hash_key="k"
-        )
+    next_day = DAY + dt.timedelta(1)
+    batch = landing.read_moderation_decisions(
+        tmp_path, [DAY, next_day], platform="own", hash_key="k"
+    )
+    assert batch.day_errors[DAY].startswith(f"{path}: file is empty")
+    assert "no landing folder for 2026-03-02" in batch.day_errors[next_day]
 
 
 def test_pre_aggregated_metrics_fill_missing_dimensions_with_all(tmp_path):

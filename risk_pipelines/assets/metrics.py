@@ -13,8 +13,15 @@ from risk_pipelines.assets.common import (
     span,
 )
 from risk_pipelines.assets.ingest import incidents, moderation_decisions
-from risk_pipelines.pipeline import build_daily_metrics, write_partitions, write_rejects
+from risk_pipelines.ingestion import ingest_dataset
+from risk_pipelines.pipeline import build_daily_metrics, utc_now, write_partitions
+from risk_pipelines.quality.checks import (
+    ingest_check_results,
+    ingest_check_specs,
+    not_deployed_results,
+)
 from risk_pipelines.resources import PipelineConfigResource, WarehouseResource
+from risk_pipelines.sources import landing
 
 
 @dg.asset(
@@ -24,12 +31,14 @@ from risk_pipelines.resources import PipelineConfigResource, WarehouseResource
     owners=OWNERS_ENGINEERING,
     kinds={"python", "pandas", "sql"},
     deps=[moderation_decisions, incidents],
+    check_specs=ingest_check_specs("daily_metrics", "daily_metrics"),
     description="Daily metric series in long format (one row per series per day; key "
     "metric|platform|policy_category|region|surface): decisions, user reports and proactive "
     "rate by category and region; removals, appeals, overturn rate, zero-view removal rate and "
     "median hours to action by category; volumes by surface, action and detection source; "
     "incidents by severity. Pre-aggregated metrics from <landing>/daily_metrics/<day>/ join "
-    "the same table.",
+    "the same table after the quality suite quality/suites/daily_metrics.yaml: a day whose "
+    "landed metrics are blocked is not written at all.",
 )
 def daily_metrics(
     context: dg.AssetExecutionContext,
@@ -38,24 +47,43 @@ def daily_metrics(
 ) -> dg.MaterializeResult:
     days = partition_days(context)
     db = warehouse.get()
-    build = build_daily_metrics(
-        db, Path(pipeline_config.landing_dir), days, pipeline_config.platform
-    )
-    written = write_partitions(db, "daily_metrics", build.metrics, days)
-    quarantined = write_rejects(db, "daily_metrics", build.rejects, days, context.run.run_id)
+    landing_dir = Path(pipeline_config.landing_dir)
+    landed, report = None, None
+    if landing.dataset_deployed(landing_dir, "daily_metrics"):
+        report = ingest_dataset(
+            db,
+            "daily_metrics",
+            landing_dir,
+            days,
+            platform=pipeline_config.platform,
+            run_id=context.run.run_id,
+            now=utc_now(),
+            docs_dir=Path(pipeline_config.data_docs_dir),
+        )
+        landed = report.batch.rows[report.batch.rows["ds"].isin(report.passed_days)]
+        checks = ingest_check_results("daily_metrics", report)
+    else:
+        checks = not_deployed_results("daily_metrics", "no pre-aggregated metrics deployed")
+    writable = report.passed_days if report else days
+    build = build_daily_metrics(db, landing_dir, days, pipeline_config.platform, landed)
     metrics = build.metrics
+    if not metrics.empty:
+        metrics = metrics[metrics["ds"].isin(writable)]
+    written = write_partitions(db, "daily_metrics", metrics, writable)
     per_metric = metrics["metric"].value_counts().sort_index().to_dict() if written else {}
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": written,
             "partitions": span(days),
+            "days_blocked": len(days) - len(writable),
             "series": int(metrics["unique_id"].nunique()) if written else 0,
             "derived_rows": build.derived_rows,
             "landed_rows": build.landed_rows,
-            "rows_quarantined": quarantined,
+            "rows_quarantined": report.rows_quarantined if report else 0,
             "rows_per_metric": dg.MetadataValue.json({k: int(v) for k, v in per_metric.items()}),
             "preview": preview(
                 metrics.sort_values("value", ascending=False) if written else metrics
             ),
-        }
+        },
+        check_results=checks,
     )

@@ -1,77 +1,80 @@
-"""Run a YAML-declared Great Expectations suite on a DataFrame and summarise the result.
+"""Run a source's suite (``quality/suite.py``) on a landed batch with Great Expectations 1.x.
 
-Great Expectations is imported lazily (it takes seconds) and runs in an ephemeral context with
-progress bars off. A range of partitions is validated as one batch; failures are attributed to
-partitions through the row index, so each partition gets its own verdict.
+GX is imported lazily (seconds) and runs in an ephemeral context with progress bars off. Row
+expectations run over the whole batch in chunks of ``settings.chunk_rows`` and quarantine the
+rows they fail; partition expectations run on the per-day profile and block the days they
+fail. Each validation is rendered as a Data Docs HTML page.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
-import yaml
 
-SUITES_DIR = Path(__file__).resolve().parent / "suites"
+from risk_pipelines.quality.suite import ExpectationSpec, Suite, SuiteError
+from risk_pipelines.sources.landing import LandingBatch
+from risk_pipelines.sources.profile import partition_profile
+
 _SAMPLE = 5
-
-
-class SuiteError(ValueError):
-    """A suite file that cannot be used; the message names file, entry and field."""
+# Computed before validation so expectations can bound them (see the suites' comments).
+EVENT_HOURS_INTO_DAY = "event_hours_into_day"
+HOURS_AHEAD_OF_NOW = "hours_ahead_of_now"
 
 
 @dataclass
 class ExpectationOutcome:
+    stage: str  # table | row | partition
     expectation: str
     column: str | None
     success: bool
     unexpected_count: int
     unexpected_percent: float
     sample: list[Any]
+    reason: str
+
+    def as_metadata(self) -> dict:
+        return {
+            "stage": self.stage,
+            "expectation": self.expectation,
+            "column": self.column,
+            "unexpected": self.unexpected_count,
+            "percent": round(self.unexpected_percent, 3),
+            "sample": self.sample,
+            "reason": self.reason,
+        }
 
 
 @dataclass
-class QualityReport:
+class BatchVerdict:
     suite: str
-    success: bool
-    rows: int
     outcomes: list[ExpectationOutcome]
-    failed_partitions: dict[str, int] = field(default_factory=dict)  # ds -> failing rows
+    profile: pd.DataFrame
+    # Day -> why it may not be written. Days not here pass.
+    blocked: dict[dt.date, list[str]] = field(default_factory=dict)
+    quarantined_by_validation: int = 0
+    data_docs: list[Path] = field(default_factory=list)
 
     @property
     def failures(self) -> list[ExpectationOutcome]:
         return [o for o in self.outcomes if not o.success]
 
     def describe(self) -> str:
-        if self.success:
-            return f"{self.suite}: all {len(self.outcomes)} expectations passed on {self.rows} rows"
-        parts = [
-            f"{o.expectation}({o.column or 'table'}): {o.unexpected_count} unexpected "
-            f"({o.unexpected_percent:.2f}%), e.g. {o.sample}"
-            for o in self.failures
-        ]
-        return f"{self.suite}: {len(parts)} failed: " + "; ".join(parts)
-
-
-def load_suite(name: str, suites_dir: Path = SUITES_DIR) -> dict:
-    path = Path(suites_dir) / f"{name}.yaml"
-    document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    entries = document.get("expectations") if isinstance(document, dict) else None
-    if not isinstance(entries, list) or not entries:
-        raise SuiteError(f"{path}: expected a mapping with a non-empty 'expectations' list")
-    expanded = []
-    for position, entry in enumerate(entries, 1):
-        if not isinstance(entry, dict) or "expectation" not in entry:
-            raise SuiteError(f"{path}: entry #{position} needs an 'expectation' name")
-        kwargs = {k: v for k, v in entry.items() if k not in ("expectation", "columns")}
-        for column in entry.get("columns") or [None]:
-            args = dict(kwargs, column=column) if column else kwargs
-            expanded.append((entry["expectation"], args, f"{path}: entry #{position}"))
-    return {"name": document.get("name", name), "expectations": expanded}
+        if not self.blocked:
+            return (
+                f"{self.suite}: {len(self.outcomes)} expectations; no day blocked; "
+                f"{self.quarantined_by_validation} row(s) quarantined by row expectations"
+            )
+        first_day = min(self.blocked)
+        return f"{self.suite}: {len(self.blocked)} day(s) blocked, first {first_day}: " + "; ".join(
+            self.blocked[first_day]
+        )
 
 
 @cache
@@ -87,60 +90,255 @@ def _gx():
         .add_dataframe_asset("batch")
         .add_batch_definition_whole_dataframe("whole")
     )
-    return gx, context, batch_definition
+    return gx, batch_definition
 
 
-def _expectation(gx, name: str, kwargs: dict, where: str):
-    class_name = "".join(part.capitalize() for part in name.split("_"))
+def build_expectation(spec: ExpectationSpec):
+    gx, _ = _gx()
+    class_name = "".join(part.capitalize() for part in spec.name.split("_"))
     cls = getattr(gx.expectations, class_name, None)
     if cls is None:
-        raise SuiteError(f"{where}: unknown Great Expectations expectation {name!r}")
+        raise SuiteError(f"{spec.where}: unknown Great Expectations expectation {spec.name!r}")
+    kwargs = dict(spec.kwargs)
+    if "row_condition" in kwargs:
+        kwargs["row_condition"] = _row_condition(kwargs["row_condition"], spec.where)
     try:
         return cls(**kwargs)
     except Exception as exc:  # GX raises pydantic errors with the field in the text
-        raise SuiteError(f"{where}: invalid arguments for {name}: {exc}") from exc
+        raise SuiteError(f"{spec.where}: invalid arguments for {spec.name}: {exc}") from exc
 
 
-def validate_frame(
-    frame: pd.DataFrame, suite_name: str, partition_column: str = "ds"
-) -> QualityReport:
-    gx, context, batch_definition = _gx()
-    suite_spec = load_suite(suite_name)
-    suite = gx.ExpectationSuite(name=f"{suite_spec['name']}")
-    for name, kwargs, where in suite_spec["expectations"]:
-        suite.add_expectation(_expectation(gx, name, kwargs, where))
-    data = frame.reset_index(drop=True)
-    batch = batch_definition.get_batch(batch_parameters={"dataframe": data})
-    result = batch.validate(
-        suite, result_format={"result_format": "COMPLETE", "partial_unexpected_count": _SAMPLE}
+_OPERATORS = {
+    "==": lambda c, v: c == v,
+    "!=": lambda c, v: c != v,
+    "<": lambda c, v: c < v,
+    "<=": lambda c, v: c <= v,
+    ">": lambda c, v: c > v,
+    ">=": lambda c, v: c >= v,
+}
+
+
+def _row_condition(raw: Any, where: str):
+    """``{column: appealed, op: "==", value: false}`` as a GX Condition object (the string
+    syntax is deprecated since GX 1.9)."""
+    from great_expectations.expectations.row_conditions import Column
+
+    if not isinstance(raw, dict) or set(raw) != {"column", "op", "value"}:
+        raise SuiteError(f"{where}: row_condition must be a mapping of column, op and value")
+    if raw["op"] not in _OPERATORS:
+        raise SuiteError(f"{where}: row_condition op must be one of {sorted(_OPERATORS)}")
+    return _OPERATORS[raw["op"]](Column(str(raw["column"])), raw["value"])
+
+
+def check_suite(suite: Suite) -> None:
+    """Build every expectation once, so a typo fails at start-up with file and entry."""
+    for section in (suite.table_expectations, suite.row_expectations):
+        for spec in section:
+            build_expectation(spec)
+    for spec in suite.partition_expectations:
+        build_expectation(spec)
+
+
+def validate_batch(
+    batch: LandingBatch,
+    suite: Suite,
+    history: pd.DataFrame,
+    *,
+    now: dt.datetime,
+    docs_dir: Path | None = None,
+    label: str = "validation",
+) -> BatchVerdict:
+    """Validate ``batch`` in place: rows failing row expectations move to its rejects."""
+    outcomes: list[ExpectationOutcome] = []
+    results = []
+    blocked: dict[dt.date, list[str]] = {d: [msg] for d, msg in batch.day_errors.items()}
+    quarantined = 0
+    if not batch.rows.empty and suite.table_expectations:
+        result = _validate(batch.rows.head(1000), suite.table_expectations)
+        results.append(("table", result))
+        table = _outcomes("table", suite.table_expectations, result, len(batch.rows))
+        outcomes += table
+        for o in table:
+            if not o.success:
+                for day in batch.days:
+                    blocked.setdefault(day, []).append(f"{o.reason} (e.g. {o.sample})")
+    if not batch.rows.empty and suite.row_expectations:
+        row_outcomes, quarantined, chunk_results = _validate_rows(batch, suite, now)
+        outcomes += row_outcomes
+        results += [("rows", r) for r in chunk_results]
+    accounting = batch.accounting()
+    history_counts = history if history is not None else pd.DataFrame()
+    profile = partition_profile(
+        accounting,
+        batch.rows,
+        history_counts,
+        mix_column=suite.mix_column,
+        lookback_days=suite.settings.lookback_days,
+        min_history_days=suite.settings.min_history_days,
+        min_rows_for_mix=suite.settings.min_rows_for_mix,
     )
-    outcomes, failed_rows = [], set()
-    for r in result.results:
-        config = r.expectation_config
-        info = r.result or {}
+    if suite.partition_expectations:
+        checked = profile[~profile["ds"].isin(batch.day_errors)].reset_index(drop=True)
+        if not checked.empty:
+            result = _validate(checked, suite.partition_expectations)
+            results.append(("partitions", result))
+            for spec, r in zip(suite.partition_expectations, result.results, strict=True):
+                outcome = _outcome("partition", spec, r, len(checked))
+                outcomes.append(outcome)
+                for index in _failed_indices(r, len(checked)):
+                    row = checked.loc[index]
+                    observed = row.get(spec.column) if spec.column else None
+                    blocked.setdefault(row["ds"], []).append(
+                        f"{spec.reason} (observed {spec.column} = {_fmt(observed)})"
+                    )
+    docs = _render(results, docs_dir, suite.name, label) if docs_dir else []
+    return BatchVerdict(suite.name, outcomes, profile, blocked, quarantined, docs)
+
+
+def _validate_rows(batch: LandingBatch, suite: Suite, now: dt.datetime):
+    frame = _compact(_with_derived_columns(batch.rows, suite, now), suite.row_expectations)
+    specs = suite.row_expectations
+    totals = {i: [0, []] for i in range(len(specs))}
+    failing: dict[int, list] = {i: [] for i in range(len(specs))}
+    chunk_results = []
+    size = max(1, suite.settings.chunk_rows)
+    for start in range(0, len(frame), size):
+        chunk = frame.iloc[start : start + size]
+        result = _validate(chunk.reset_index(drop=True), specs)
+        chunk_results.append(result)
+        for i, r in enumerate(result.results):
+            info = r.result or {}
+            totals[i][0] += int(info.get("unexpected_count") or 0)
+            totals[i][1] += [_plain(v) for v in info.get("partial_unexpected_list") or []]
+            positions = _failed_indices(r, len(chunk))
+            failing[i].extend(chunk.index[positions])
+    outcomes = []
+    quarantined = 0
+    for i, spec in enumerate(specs):
+        count, sample = totals[i]
         outcomes.append(
             ExpectationOutcome(
-                expectation=config.type,
-                column=config.kwargs.get("column"),
-                success=bool(r.success),
-                unexpected_count=int(info.get("unexpected_count") or 0),
-                unexpected_percent=float(info.get("unexpected_percent") or 0.0),
-                sample=[_plain(v) for v in (info.get("partial_unexpected_list") or [])[:_SAMPLE]],
+                "row",
+                spec.name,
+                spec.column,
+                count == 0,
+                count,
+                100.0 * count / max(1, len(frame)),
+                sample[:_SAMPLE],
+                spec.reason,
             )
         )
-        if not r.success:
-            failed_rows.update(info.get("unexpected_index_list") or [])
-    failed_partitions: dict[str, int] = {}
-    table_failed = any(not o.success and o.column is None for o in outcomes)
-    if partition_column in data.columns and not data.empty:
-        days = data[partition_column].astype(str)
-        if table_failed:  # a table-level failure (e.g. columns) condemns every partition
-            failed_partitions = days.value_counts().to_dict()
-        elif failed_rows:
-            failed_partitions = days.loc[sorted(failed_rows)].value_counts().to_dict()
-    return QualityReport(
-        suite_spec["name"], bool(result.success), len(data), outcomes, failed_partitions
+        if failing[i]:
+            index = pd.Index(failing[i])
+            column = _source_column(spec, suite, frame, index, now)
+            quarantined += batch.quarantine(index, column, spec.reason)
+    return outcomes, quarantined, chunk_results
+
+
+def _with_derived_columns(rows: pd.DataFrame, suite: Suite, now: dt.datetime) -> pd.DataFrame:
+    frame = rows.copy(deep=False)
+    if suite.event_time:
+        midnight = pd.to_datetime(frame["ds"]).astype("datetime64[us]")
+        frame[EVENT_HOURS_INTO_DAY] = (frame[suite.event_time] - midnight) / pd.Timedelta(hours=1)
+    stamps = [c for c in frame.columns if pd.api.types.is_datetime64_any_dtype(frame[c])]
+    if stamps:
+        latest = frame[stamps].max(axis=1)
+        frame[HOURS_AHEAD_OF_NOW] = (latest - pd.Timestamp(now)) / pd.Timedelta(hours=1)
+    return frame
+
+
+def _compact(frame: pd.DataFrame, specs: list[ExpectationSpec]) -> pd.DataFrame:
+    """Only the columns the expectations read, low-cardinality text as categoricals: GX
+    fingerprints every batch by hashing all of it, which otherwise costs more than the checks."""
+    named = {
+        v for s in specs for k, v in s.kwargs.items() if k in ("column", "column_A", "column_B")
+    }
+    named |= {s.kwargs["row_condition"]["column"] for s in specs if "row_condition" in s.kwargs}
+    used = [c for c in frame.columns if c in named]
+    compact = frame[used].copy()
+    for column in used:
+        values = compact[column]
+        textual = values.dtype == object or pd.api.types.is_string_dtype(values.dtype)
+        if textual and values.head(10_000).nunique() < 1_000 and values.nunique() < 10_000:
+            compact[column] = values.astype("category")
+    return compact
+
+
+def _source_column(spec, suite, frame, index, now) -> str | None:
+    """The real column behind a derived one, so the quarantine row names what to fix."""
+    if spec.column == EVENT_HOURS_INTO_DAY:
+        return suite.event_time
+    if spec.column == HOURS_AHEAD_OF_NOW:
+        stamps = [c for c in frame.columns if pd.api.types.is_datetime64_any_dtype(frame[c])]
+        ahead = frame.loc[index, stamps].gt(pd.Timestamp(now)).any()
+        return ",".join(c for c in stamps if ahead[c]) or None
+    return spec.column
+
+
+def _validate(frame: pd.DataFrame, specs: list[ExpectationSpec]):
+    gx, batch_definition = _gx()
+    suite = gx.ExpectationSuite(name="batch")
+    for spec in specs:
+        suite.add_expectation(build_expectation(spec))
+    batch = batch_definition.get_batch(batch_parameters={"dataframe": frame})
+    return batch.validate(
+        suite, result_format={"result_format": "COMPLETE", "partial_unexpected_count": _SAMPLE}
     )
+
+
+def _outcomes(stage, specs, result, rows) -> list[ExpectationOutcome]:
+    return [_outcome(stage, s, r, rows) for s, r in zip(specs, result.results, strict=True)]
+
+
+def _outcome(stage: str, spec: ExpectationSpec, r, rows: int) -> ExpectationOutcome:
+    info = r.result or {}
+    observed = info.get("observed_value")
+    sample = info.get("partial_unexpected_list") or ([observed] if observed is not None else [])
+    return ExpectationOutcome(
+        stage,
+        spec.name,
+        spec.column,
+        bool(r.success),
+        int(info.get("unexpected_count") or (0 if r.success else rows)),
+        float(info.get("unexpected_percent") or (0.0 if r.success else 100.0)),
+        [_plain(v) for v in sample[:_SAMPLE]],
+        spec.reason,
+    )
+
+
+def _failed_indices(r, rows: int) -> list[int]:
+    if r.success:
+        return []
+    info = r.result or {}
+    indices = info.get("unexpected_index_list")
+    if indices is None:  # an aggregate expectation: every row of the frame fails with it
+        return list(range(rows))
+    return [i if isinstance(i, int | np.integer) else next(iter(i.values())) for i in indices]
+
+
+def _render(results, docs_dir: Path, suite_name: str, label: str) -> list[Path]:
+    from great_expectations.render.renderer import ValidationResultsPageRenderer
+    from great_expectations.render.view import DefaultJinjaPageView
+
+    folder = Path(docs_dir) / suite_name
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for position, (stage, result) in enumerate(results, 1):
+        for r in result.results:  # row indices are in quarantine already; pages stay small
+            if r.result:
+                r.result.pop("unexpected_index_list", None)
+                r.result.pop("unexpected_list", None)
+        page = DefaultJinjaPageView().render(ValidationResultsPageRenderer().render(result))
+        path = folder / f"{label}-{position:02d}-{stage}.html"
+        path.write_text(page, encoding="utf-8")
+        paths.append(path)
+    return paths
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return "n/a" if np.isnan(value) else f"{value:.3g}"
+    return str(value)
 
 
 def _plain(value: Any) -> Any:

@@ -1,8 +1,9 @@
 """Landing-folder readers: ``<landing>/<dataset>/<YYYY-MM-DD>/*.csv|*.parquet``.
 
-Each reader returns the canonical rows plus the rows it could not parse, each naming file, row
-and column, so nothing is dropped silently. A problem with a whole file (unreadable, a missing
-required column, a missing day) raises ``LandingError`` with the file in its message.
+Each reader returns the canonical rows plus the rows it could not use, each naming file, row,
+column and reason, so nothing is dropped silently: rows read = rows kept + rows quarantined,
+per day. A day that cannot be read at all (no folder, an unreadable file, a missing required
+column) is reported in ``day_errors`` with a message naming the file, and none of it is kept.
 """
 
 from __future__ import annotations
@@ -15,7 +16,15 @@ from pathlib import Path
 
 import pandas as pd
 
+from risk_pipelines.metrics.catalog import spec_for
 from risk_pipelines.metrics.series import add_series_key
+from risk_pipelines.sources.files import (
+    LandingError,
+    RowProblem,
+    clip,
+    file_digest,
+    read_landing_file,
+)
 from risk_pipelines.sources.hashing import hash_column
 from risk_pipelines.taxonomy import ALL
 
@@ -56,33 +65,80 @@ METRIC_REQUIRED = ("ds", "metric", "value")
 METRIC_DIMENSIONS = ("platform", "policy_category", "region", "surface")
 METRIC_OPTIONAL = (*METRIC_DIMENSIONS, "numerator", "denominator")
 
+_KNOWN_OPTIONAL = (*DECISION_OPTIONAL, *INCIDENT_OPTIONAL, *METRIC_OPTIONAL)
 _TRUE = {"true", "t", "yes", "y", "1"}
 _FALSE = {"false", "f", "no", "n", "0"}
 
 
-class LandingError(ValueError):
-    """A landing file (or a whole day) that cannot be read; the message names it."""
+@dataclass
+class FileRecord:
+    """One landing file as delivered: the manifest row written to ``landing_files``."""
+
+    dataset: str
+    ds: dt.date
+    source_file: str
+    size_bytes: int
+    sha256: str
+    header: list[str]
+    rows_read: int
+    landed_at: dt.datetime
+    problem: str | None = None
 
 
 @dataclass
 class LandingBatch:
+    """What a range of landing days held. ``rows`` keeps the index of ``raw`` (the text as
+    read), so a later validation step can quarantine a row with its original values."""
+
     dataset: str
+    days: list[dt.date]
     rows: pd.DataFrame
     rejects: pd.DataFrame
-    files: list[str] = field(default_factory=list)
-    rows_read: int = 0
+    raw: pd.DataFrame = field(default_factory=pd.DataFrame)
+    files: list[FileRecord] = field(default_factory=list)
+    # Days that cannot be loaded at all (no folder, an unreadable file): blocked with this reason.
+    day_errors: dict[dt.date, str] = field(default_factory=dict)
+    unparsed_rows: dict[dt.date, int] = field(default_factory=dict)
 
-    def rejected_share_by_day(self) -> dict[str, float]:
-        """Per partition day, the share of rows read that could not be parsed."""
-        if self.rejects.empty:
-            return {}
-        rejected = self.rejects.drop_duplicates(["source_file", "source_row"])
-        bad = rejected["ds"].astype(str).value_counts()
-        good = self.rows["ds"].astype(str).value_counts() if not self.rows.empty else {}
-        return {day: bad[day] / (bad[day] + good.get(day, 0)) for day in bad.index}
+    @property
+    def rows_read(self) -> int:
+        return sum(f.rows_read for f in self.files)
+
+    def quarantine(self, index: pd.Index, column: str | None, reason: str | pd.Series) -> int:
+        """Move rows (by ``raw`` index) from ``rows`` to ``rejects`` with a reason."""
+        index = index.intersection(self.rows.index)
+        if index.empty:
+            return 0
+        reasons = reason.loc[index] if isinstance(reason, pd.Series) else reason
+        records = _reject_records(self.raw.loc[index], column, reasons)
+        self.rejects = pd.concat([self.rejects, records], ignore_index=True)
+        self.rows = self.rows.drop(index)
+        return len(index)
+
+    def accounting(self) -> pd.DataFrame:
+        """Per day: rows read = rows accepted + rows quarantined, and whether it holds."""
+        frame = pd.DataFrame(index=pd.Index(self.days, name="ds"))
+        read = pd.Series({d: 0 for d in self.days}, dtype="int64")
+        for record in self.files:
+            read[record.ds] += record.rows_read
+        frame["rows_read"] = read
+        frame["rows_accepted"] = _count_by_day(self.rows, self.days)
+        frame["rows_quarantined"] = _count_by_day(
+            self.rejects.drop_duplicates(["source_file", "source_row"]), self.days
+        )
+        frame["balanced"] = frame["rows_read"] == frame["rows_accepted"] + frame["rows_quarantined"]
+        return frame.reset_index()
 
 
 REJECT_COLUMNS = ["ds", "source_file", "source_row", "column_name", "reason", "raw_values"]
+_META = ("_day", "source_file", "source_row")
+
+
+def _count_by_day(frame: pd.DataFrame, days: Sequence[dt.date]) -> pd.Series:
+    if frame.empty:
+        return pd.Series(0, index=list(days), dtype="int64")
+    counts = pd.to_datetime(frame["ds"]).dt.date.value_counts()
+    return pd.Series([int(counts.get(d, 0)) for d in days], index=list(days), dtype="int64")
 
 
 def dataset_deployed(landing_dir: Path, dataset: str) -> bool:
@@ -101,23 +157,36 @@ def partition_files(landing_dir: Path, dataset: str, day: dt.date) -> list[Path]
 
 
 def read_moderation_decisions(
-    landing_dir: Path, days: Sequence[dt.date], *, platform: str, hash_key: str
+    landing_dir: Path,
+    days: Sequence[dt.date],
+    *,
+    platform: str,
+    hash_key: str,
+    loaded_ids: pd.Series | None = None,
 ) -> LandingBatch:
+    """``loaded_ids`` maps event ids already in the warehouse (other partitions) to their day,
+    so a re-delivered file is quarantined rather than loaded twice."""
     return _read_dataset(
         landing_dir,
         "moderation_decisions",
         days,
-        lambda raw: _normalise_decisions(raw, platform, hash_key),
+        lambda raw, rejects: _normalise_decisions(raw, rejects, platform, hash_key, loaded_ids),
         DECISION_REQUIRED,
     )
 
 
-def read_incidents(landing_dir: Path, days: Sequence[dt.date], *, platform: str) -> LandingBatch:
+def read_incidents(
+    landing_dir: Path,
+    days: Sequence[dt.date],
+    *,
+    platform: str,
+    loaded_ids: pd.Series | None = None,
+) -> LandingBatch:
     return _read_dataset(
         landing_dir,
         "incidents",
         days,
-        lambda raw: _normalise_incidents(raw, platform),
+        lambda raw, rejects: _normalise_incidents(raw, rejects, platform, loaded_ids),
         INCIDENT_REQUIRED,
     )
 
@@ -129,7 +198,7 @@ def read_daily_metrics(
         landing_dir,
         "daily_metrics",
         days,
-        lambda raw: _normalise_metrics(raw, platform),
+        lambda raw, rejects: _normalise_metrics(raw, rejects, platform),
         METRIC_REQUIRED,
     )
 
@@ -138,53 +207,74 @@ def read_daily_metrics(
 
 
 def _read_dataset(landing_dir, dataset, days, normalise, required) -> LandingBatch:
-    raws, files = [], []
+    days = sorted(set(days))
+    raws, records, problems = [], [], []
+    day_errors: dict[dt.date, str] = {}
+    unparsed: dict[dt.date, int] = {}
     for day in days:
-        for path in partition_files(landing_dir, dataset, day):
-            raw = read_landing_file(path, required)
+        try:
+            paths = partition_files(landing_dir, dataset, day)
+        except LandingError as exc:
+            day_errors[day] = str(exc)
+            continue
+        for path in paths:
             rel = _relative(path, landing_dir)
-            raw.insert(0, "source_row", range(1, len(raw) + 1))
-            raw.insert(0, "source_file", rel)
-            raw.insert(0, "_day", day)
-            raws.append(raw)
-            files.append(rel)
+            stat = path.stat()
+            record = FileRecord(
+                dataset,
+                day,
+                rel,
+                stat.st_size,
+                file_digest(path),
+                [],
+                0,
+                dt.datetime.fromtimestamp(stat.st_mtime, dt.UTC).replace(tzinfo=None),
+            )
+            records.append(record)
+            try:
+                parsed = read_landing_file(path)
+                record.header = parsed.header
+                missing = [c for c in required if c not in parsed.header]
+                if missing:
+                    raise LandingError(
+                        f"{path}: row 0 (header) lacks required column(s) {missing}; found "
+                        f"{parsed.header}" + _renamed_hint(missing, parsed.header, required)
+                    )
+            except LandingError as exc:
+                record.problem = str(exc)
+                day_errors.setdefault(day, str(exc))
+                continue
+            record.rows_read = parsed.rows_read
+            unparsed[day] = unparsed.get(day, 0) + parsed.unparsed_rows
+            frame = parsed.frame
+            frame.insert(0, "source_file", rel)
+            frame.insert(0, "_day", day)
+            raws.append(frame)
+            problems.extend((day, rel, p) for p in parsed.problems)
     if not raws:
-        return LandingBatch(dataset, pd.DataFrame(), _empty_rejects(), files, 0)
+        return LandingBatch(
+            dataset,
+            days,
+            pd.DataFrame(),
+            _empty_rejects(),
+            pd.DataFrame(),
+            records,
+            day_errors,
+            unparsed,
+        )
     # One normalisation over the whole range: per-file pandas overhead dominates otherwise.
     raw = pd.concat(raws, ignore_index=True)
-    rows, rejects = normalise(raw)
-    return LandingBatch(dataset, rows, rejects, files, len(raw))
+    rejects = _Rejects(raw)
+    rejects.add_problems(problems)
+    rows = normalise(raw, rejects)
+    return LandingBatch(dataset, days, rows, rejects.frame(), raw, records, day_errors, unparsed)
 
 
-def read_landing_file(path: Path, required: Iterable[str]) -> pd.DataFrame:
-    """One file as strings, with a clear error naming the file for anything unreadable."""
-    if path.stat().st_size == 0:
-        raise LandingError(f"{path}: file is empty (0 bytes)")
-    try:
-        if path.suffix == ".parquet":
-            frame = pd.read_parquet(path)
-        else:
-            # utf-8-sig strips a byte-order mark; everything is read as text and parsed below.
-            # The Arrow parser gives the same values as the C one, about a third faster.
-            frame = pd.read_csv(
-                path,
-                dtype=str,
-                keep_default_na=False,
-                na_values=[""],
-                encoding="utf-8-sig",
-                engine="pyarrow",
-            )
-    except UnicodeDecodeError as exc:
-        raise LandingError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
-    except (pd.errors.ParserError, ValueError, OSError) as exc:
-        raise LandingError(f"{path}: cannot be parsed: {exc}") from exc
-    frame.columns = [str(c).strip().lower() for c in frame.columns]
-    missing = [c for c in required if c not in frame.columns]
-    if missing:
-        raise LandingError(
-            f"{path}: missing required column(s) {missing}; found {list(frame.columns)}"
-        )
-    return frame
+def _renamed_hint(missing: list[str], header: list[str], known: Iterable[str]) -> str:
+    unknown = [c for c in header if c not in set(known) | set(_KNOWN_OPTIONAL)]
+    if unknown:
+        return f" (renamed? the header has unexpected column(s) {unknown})"
+    return ""
 
 
 def _relative(path: Path, root: Path) -> str:
@@ -198,40 +288,64 @@ def _relative(path: Path, root: Path) -> str:
 
 
 class _Rejects:
-    """Collects row-level parse failures; a row rejected once is excluded from the output."""
+    """Collects row-level failures; a row rejected once is excluded from the output."""
 
     def __init__(self, raw: pd.DataFrame) -> None:
         self.raw = raw
         self.bad = pd.Series(False, index=raw.index)
-        self.records: list[dict] = []
+        self.frames: list[pd.DataFrame] = []
 
-    def add(self, mask: pd.Series, column: str, reason: str) -> None:
-        mask = mask.fillna(False) & ~self.bad
+    def add(self, mask: pd.Series, column: str | None, reason: str | pd.Series) -> None:
+        mask = mask.fillna(False).astype(bool) & ~self.bad
         if not mask.any():
             return
-        originals = self.raw.loc[mask]
-        for idx, row in originals.iterrows():
-            self.records.append(
-                {
-                    "ds": row["_day"],
-                    "source_file": row["source_file"],
-                    "source_row": int(row["source_row"]),
-                    "column_name": column,
-                    "reason": reason,
-                    "raw_values": json.dumps(
-                        {
-                            k: (None if pd.isna(v) else str(v))
-                            for k, v in row.items()
-                            if k not in ("_day", "source_file", "source_row")
-                        },
-                        ensure_ascii=False,
-                    ),
-                }
-            )
-            self.bad.loc[idx] = True
+        reasons = reason.loc[mask] if isinstance(reason, pd.Series) else reason
+        self.frames.append(_reject_records(self.raw.loc[mask], column, reasons))
+        self.bad |= mask
+
+    def add_problems(self, problems: list[tuple[dt.date, str, RowProblem]]) -> None:
+        """Faults found while reading the file: rows never parsed, or parsed but unusable."""
+        if not problems:
+            return
+        records = [
+            {
+                "ds": day,
+                "source_file": source_file,
+                "source_row": p.source_row,
+                "column_name": p.column,
+                "reason": p.reason,
+                "raw_values": json.dumps(p.raw, ensure_ascii=False),
+            }
+            for day, source_file, p in problems
+        ]
+        self.frames.append(pd.DataFrame(records, columns=REJECT_COLUMNS))
+        keys = pd.MultiIndex.from_tuples([(f, p.source_row) for _, f, p in problems])
+        in_frame = pd.MultiIndex.from_arrays([self.raw["source_file"], self.raw["source_row"]])
+        self.bad |= pd.Series(in_frame.isin(keys), index=self.raw.index)
 
     def frame(self) -> pd.DataFrame:
-        return pd.DataFrame(self.records, columns=REJECT_COLUMNS)
+        if not self.frames:
+            return _empty_rejects()
+        return pd.concat(self.frames, ignore_index=True)
+
+
+def _reject_records(raw: pd.DataFrame, column: str | None, reasons) -> pd.DataFrame:
+    values = [c for c in raw.columns if c not in _META]
+    raw_values = [
+        json.dumps({c: clip(v) for c, v in zip(values, row, strict=True)}, ensure_ascii=False)
+        for row in raw[values].itertuples(index=False, name=None)
+    ]
+    return pd.DataFrame(
+        {
+            "ds": raw["_day"].to_numpy(),
+            "source_file": raw["source_file"].to_numpy(),
+            "source_row": raw["source_row"].astype("int64").to_numpy(),
+            "column_name": column,
+            "reason": reasons if isinstance(reasons, str) else list(reasons),
+            "raw_values": raw_values,
+        },
+        columns=REJECT_COLUMNS,
+    )
 
 
 def _empty_rejects() -> pd.DataFrame:
@@ -246,9 +360,14 @@ def _text(raw: pd.DataFrame, column: str, *, lower: bool = True) -> pd.Series:
     return values.where(values.notna() & (values != ""), pd.NA).astype(object)
 
 
+_HAS_OFFSET = r"(?:[zZ]|[+-]\d{2}(?::?\d{2})?)$"
+
+
 def _timestamps(raw, column, rejects: _Rejects, *, required: bool) -> pd.Series:
+    """UTC timestamps. A value without an offset is UTC by contract, unless other rows of the
+    same file carry offsets: then the file mixes conventions and the naive value is ambiguous."""
     if column not in raw.columns:
-        return pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns]")
+        return pd.Series(pd.NaT, index=raw.index, dtype="datetime64[us]")
     source = raw[column]
     if pd.api.types.is_datetime64_any_dtype(source):
         parsed = pd.to_datetime(source, utc=True)
@@ -257,6 +376,15 @@ def _timestamps(raw, column, rejects: _Rejects, *, required: bool) -> pd.Series:
         parsed = pd.to_datetime(text, utc=True, errors="coerce", format="ISO8601")
         given = text.notna() & (text != "")
         rejects.add(given & parsed.isna(), column, f"{column} is not an ISO 8601 timestamp")
+        aware = text.str.contains(_HAS_OFFSET, regex=True).fillna(False).astype(bool)
+        if aware.any() and not aware[given].all():
+            files_with_offsets = raw.loc[aware, "source_file"].unique()
+            rejects.add(
+                given & ~aware & raw["source_file"].isin(files_with_offsets),
+                column,
+                f"{column} has no UTC offset while other rows of the same file do "
+                "(mixed time-zone conventions; ambiguous)",
+            )
     if required:
         rejects.add(parsed.isna() & ~rejects.bad, column, f"{column} is required")
     return parsed.dt.tz_localize(None).astype("datetime64[us]")
@@ -285,12 +413,38 @@ def _numbers(raw, column, rejects: _Rejects, *, required: bool, integer: bool) -
     return numbers.astype("Float64")
 
 
+def _reject_duplicates(raw, keys: pd.Series, name: str, rejects: _Rejects, loaded_ids) -> None:
+    """Keep the first row of each key in the batch; quarantine repeats and keys that another
+    partition already holds (a re-delivered file)."""
+    live = keys[~rejects.bad.loc[keys.index] & keys.notna()]
+    scope = live
+    repeat = scope.duplicated(keep="first")
+    if repeat.any():
+        first = raw.loc[scope[~repeat].index, ["source_file", "source_row"]]
+        first_at = pd.Series(
+            first["source_file"] + " row " + first["source_row"].astype(str), index=scope[~repeat]
+        )
+        reason = pd.Series(
+            f"duplicate {name}: first given in " + first_at.reindex(scope[repeat]).to_numpy(),
+            index=scope[repeat].index,
+        )
+        rejects.add(repeat.reindex(raw.index, fill_value=False), name, reason.reindex(raw.index))
+    if loaded_ids is not None and len(loaded_ids) and name != "series":
+        known = live.isin(loaded_ids.index)
+        if known.any():
+            days = loaded_ids.reindex(live[known]).astype(str).to_numpy()
+            reason = pd.Series(
+                [f"{name} already loaded for partition {d} (re-delivered?)" for d in days],
+                index=live[known].index,
+            )
+            rejects.add(known.reindex(raw.index, fill_value=False), name, reason.reindex(raw.index))
+
+
 def _require_text(values: pd.Series, column: str, rejects: _Rejects) -> None:
     rejects.add(values.isna(), column, f"{column} is required")
 
 
-def _normalise_decisions(raw, platform, hash_key) -> tuple[pd.DataFrame, pd.DataFrame]:
-    rejects = _Rejects(raw)
+def _normalise_decisions(raw, rejects: _Rejects, platform, hash_key, loaded_ids) -> pd.DataFrame:
     out = pd.DataFrame(index=raw.index)
     out["ds"] = raw["_day"]
     out["event_id"] = _text(raw, "event_id", lower=False)
@@ -319,11 +473,11 @@ def _normalise_decisions(raw, platform, hash_key) -> tuple[pd.DataFrame, pd.Data
     out["content_id_hash"] = hash_column(_text(raw, "content_id", lower=False), hash_key)
     out["source_file"] = raw["source_file"]
     out["source_row"] = raw["source_row"]
-    return out.loc[~rejects.bad].reset_index(drop=True), rejects.frame()
+    _reject_duplicates(raw, out["event_id"], "event_id", rejects, loaded_ids)
+    return out.loc[~rejects.bad]
 
 
-def _normalise_incidents(raw, platform) -> tuple[pd.DataFrame, pd.DataFrame]:
-    rejects = _Rejects(raw)
+def _normalise_incidents(raw, rejects: _Rejects, platform, loaded_ids) -> pd.DataFrame:
     out = pd.DataFrame(index=raw.index)
     out["ds"] = raw["_day"]
     out["incident_id"] = _text(raw, "incident_id", lower=False)
@@ -339,17 +493,20 @@ def _normalise_incidents(raw, platform) -> tuple[pd.DataFrame, pd.DataFrame]:
     out["platform"] = _text(raw, "platform", lower=False).fillna(platform)
     out["source_file"] = raw["source_file"]
     out["source_row"] = raw["source_row"]
-    return out.loc[~rejects.bad].reset_index(drop=True), rejects.frame()
+    _reject_duplicates(raw, out["incident_id"], "incident_id", rejects, loaded_ids)
+    return out.loc[~rejects.bad]
 
 
-def _normalise_metrics(raw, platform) -> tuple[pd.DataFrame, pd.DataFrame]:
-    rejects = _Rejects(raw)
+def _normalise_metrics(raw, rejects: _Rejects, platform) -> pd.DataFrame:
     out = pd.DataFrame(index=raw.index)
     stamps = _timestamps(raw, "ds", rejects, required=True)
     rejects.add(stamps.dt.date != raw["_day"], "ds", "ds is not the partition day of its folder")
     out["ds"] = raw["_day"]
     out["metric"] = _text(raw, "metric")
     _require_text(out["metric"], "metric", rejects)
+    # The catalogue's kind decides the valid range (a rate lies in [0, 1]); not stored.
+    kinds = {m: spec_for(m).kind for m in out["metric"].dropna().unique()}
+    out["kind"] = out["metric"].map(kinds)
     out["platform"] = _text(raw, "platform", lower=False).fillna(platform)
     for column in ("policy_category", "surface"):
         out[column] = _text(raw, column).fillna(ALL)
@@ -359,8 +516,11 @@ def _normalise_metrics(raw, platform) -> tuple[pd.DataFrame, pd.DataFrame]:
     out["numerator"] = _numbers(raw, "numerator", rejects, required=False, integer=False)
     out["denominator"] = _numbers(raw, "denominator", rejects, required=False, integer=False)
     out["source"] = "landed"
-    good = out.loc[~rejects.bad].reset_index(drop=True)
-    good = add_series_key(good)
+    good = add_series_key(out.loc[~rejects.bad])
+    # A series given twice for one day is ambiguous: keep the first, quarantine the rest.
+    per_day = good["unique_id"] + " on " + good["ds"].astype(str)
+    _reject_duplicates(raw, per_day, "series", rejects, None)
+    good = good.loc[~rejects.bad.loc[good.index]]
     for column in ("value", "numerator", "denominator"):
         good[column] = good[column].astype("float64")
-    return good, rejects.frame()
+    return good

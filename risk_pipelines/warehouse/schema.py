@@ -244,4 +244,43 @@ quarantined_rows = Table(
     Index("ix_quarantined_rows_dataset_ds", "dataset", "ds"),
 )
 
+
+# Every landing file each load read: what it held, when it arrived and what became of it, so a
+# re-delivered file, a late day or a changed header can be traced to the delivery.
+landing_files = Table(
+    "landing_files",
+    metadata,
+    Column("dataset", String(80), primary_key=True),
+    Column("ds", Date, primary_key=True),
+    Column("source_file", String(500), primary_key=True),
+    Column("size_bytes", BigInteger, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("header", Text, comment="the file's columns as a JSON list, in file order"),
+    Column("rows_read", Integer, nullable=False),
+    Column("landed_at", DateTime, nullable=False, comment="file modification time (UTC)"),
+    Column("loaded_at", DateTime, nullable=False),
+    Column("status", String(12), nullable=False, comment="loaded | blocked | unreadable"),
+    Column("problem", Text),
+    Column("run_id", String(64)),
+    Index("ix_landing_files_sha256", "sha256"),
+)
+
+# The latest verdict of every data-quality check for every partition of every source; the
+# data-quality alert sensor reads it, and analysts can see why a day is missing downstream.
+data_quality_results = Table(
+    "data_quality_results",
+    metadata,
+    Column("dataset", String(80), primary_key=True),
+    Column("ds", Date, primary_key=True),
+    Column("check_name", String(80), primary_key=True),
+    Column("passed", Boolean, nullable=False),
+    Column("severity", String(12), nullable=False, comment="error (blocks) | warn"),
+    Column("message", Text, nullable=False),
+    Column("rows_read", Integer),
+    Column("rows_accepted", Integer),
+    Column("rows_quarantined", Integer),
+    Column("run_id", String(64)),
+    Column("evaluated_at", DateTime, nullable=False),
+    Index("ix_data_quality_results_evaluated_at", "evaluated_at"),
+)
 TABLES: dict[str, Table] = dict(metadata.tables)
