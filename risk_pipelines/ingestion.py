@@ -50,7 +50,8 @@ class IngestReport:
     def accounting(self) -> pd.DataFrame:
         """Per day: read, accepted, quarantined, written, and the day's status with reasons."""
         frame = self.batch.accounting()
-        written = self.batch.rows["ds"].value_counts() if not self.batch.rows.empty else {}
+        rows = self.batch.rows
+        written = rows["ds"].value_counts() if not rows.empty else {}
         frame["rows_written"] = [
             int(written.get(d, 0)) if d in self.passed_days else 0 for d in frame["ds"]
         ]
@@ -85,7 +86,7 @@ def ingest_dataset(
         batch, suite, history, now=now, docs_dir=docs_dir, label=f"{_stamp(now)}-{run_id[:8]}"
     )
     passed = [d for d in days if d not in verdict.blocked]
-    rows = batch.rows[batch.rows["ds"].isin(passed)]
+    rows = batch.rows[batch.rows["ds"].isin(passed)] if not batch.rows.empty else batch.rows
     written = write_dataset(warehouse, dataset, rows, passed)
     quarantined = write_quarantine(warehouse, dataset, batch.rejects, days, run_id, now)
     previous = previous_header(warehouse, dataset, days[0])

@@ -4,7 +4,6 @@ import datetime as dt
 from pathlib import Path
 
 import pandas as pd
-import pytest
 
 from risk_pipelines.sources import landing
 from risk_pipelines.sources.hashing import hash_column

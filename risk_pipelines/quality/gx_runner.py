@@ -93,13 +93,14 @@ def _gx():
     return gx, batch_definition
 
 
-def build_expectation(spec: ExpectationSpec):
+def build_expectation(spec: ExpectationSpec, position: int = 0):
     gx, _ = _gx()
     class_name = "".join(part.capitalize() for part in spec.name.split("_"))
     cls = getattr(gx.expectations, class_name, None)
     if cls is None:
         raise SuiteError(f"{spec.where}: unknown Great Expectations expectation {spec.name!r}")
-    kwargs = dict(spec.kwargs)
+    # GX may return results in another order than the suite's; the position maps them back.
+    kwargs = dict(spec.kwargs, meta={"position": position})
     if "row_condition" in kwargs:
         kwargs["row_condition"] = _row_condition(kwargs["row_condition"], spec.where)
     try:
@@ -278,12 +279,14 @@ def _source_column(spec, suite, frame, index, now) -> str | None:
 def _validate(frame: pd.DataFrame, specs: list[ExpectationSpec]):
     gx, batch_definition = _gx()
     suite = gx.ExpectationSuite(name="batch")
-    for spec in specs:
-        suite.add_expectation(build_expectation(spec))
+    for position, spec in enumerate(specs):
+        suite.add_expectation(build_expectation(spec, position))
     batch = batch_definition.get_batch(batch_parameters={"dataframe": frame})
-    return batch.validate(
+    result = batch.validate(
         suite, result_format={"result_format": "COMPLETE", "partial_unexpected_count": _SAMPLE}
     )
+    result.results.sort(key=lambda r: r.expectation_config.meta["position"])
+    return result
 
 
 def _outcomes(stage, specs, result, rows) -> list[ExpectationOutcome]:

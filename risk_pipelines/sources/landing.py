@@ -422,7 +422,8 @@ def _reject_duplicates(raw, keys: pd.Series, name: str, rejects: _Rejects, loade
     if repeat.any():
         first = raw.loc[scope[~repeat].index, ["source_file", "source_row"]]
         first_at = pd.Series(
-            first["source_file"] + " row " + first["source_row"].astype(str), index=scope[~repeat]
+            (first["source_file"] + " row " + first["source_row"].astype(str)).to_numpy(),
+            index=scope[~repeat].to_numpy(),
         )
         reason = pd.Series(
             f"duplicate {name}: first given in " + first_at.reindex(scope[repeat]).to_numpy(),
