@@ -10,6 +10,7 @@ from risk_pipelines.assets.ingest import incidents, moderation_decisions
 from risk_pipelines.assets.metrics import daily_metrics
 from risk_pipelines.resources import build_resources
 from risk_pipelines.sensors.alerts import risk_alerts_sensor
+from risk_pipelines.sensors.data_quality import data_quality_sensor
 
 PIPELINE_ASSETS = [
     moderation_decisions,
@@ -39,6 +40,6 @@ defs = dg.Definitions(
     assets=[*PIPELINE_ASSETS, alerts],
     jobs=[daily_risk_job],
     schedules=[daily_risk_schedule],
-    sensors=[risk_alerts_sensor],
+    sensors=[risk_alerts_sensor, data_quality_sensor],
     resources=build_resources(),
 )

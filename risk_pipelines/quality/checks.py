@@ -63,7 +63,7 @@ def ingest_check_results(asset: str, report: IngestReport) -> list[dg.AssetCheck
         "accounting_balanced": bool(report.accounting()["balanced"].all()),
     }
     if docs:
-        suite_metadata["data_docs"] = dg.MetadataValue.path(docs[0])
+        suite_metadata["data_docs"] = dg.MetadataValue.path(_first_failing_page(verdict, docs))
         suite_metadata["data_docs_pages"] = dg.MetadataValue.json(docs)
     results = [
         dg.AssetCheckResult(
@@ -92,6 +92,16 @@ def ingest_check_results(asset: str, report: IngestReport) -> list[dg.AssetCheck
             )
         )
     return results
+
+
+def _first_failing_page(verdict, pages: list[str]) -> str:
+    """The Data Docs page an engineer should open first: the first stage that failed."""
+    page_stage = {"table": "table", "row": "rows", "partition": "partitions"}
+    for failure in verdict.failures:
+        for page in pages:
+            if page.endswith(f"-{page_stage[failure.stage]}.html"):
+                return page
+    return pages[0]
 
 
 def ingest_metadata(report: IngestReport, preview_rows: pd.DataFrame) -> dict:

@@ -94,6 +94,7 @@ def load_suite(name: str, suites_dir: Path | None = None) -> Suite:
     }
     if unknown:
         raise SuiteError(f"{path}: unknown top-level key(s) {sorted(unknown)}")
+    settings = _settings(document.get("settings") or {}, path)
     sections = {s: _entries(document.get(s) or [], path, s) for s in SECTIONS}
     if not any(sections.values()):
         raise SuiteError(f"{path}: declares no expectations")
@@ -104,7 +105,7 @@ def load_suite(name: str, suites_dir: Path | None = None) -> Suite:
         key=document.get("key"),
         event_time=document.get("event_time"),
         mix_column=document.get("mix_column"),
-        settings=_settings(document.get("settings") or {}, path),
+        settings=settings,
         **sections,
     )
 

@@ -1,0 +1,158 @@
+"""Data-quality alerts for data engineers: a blocked day, a late or missing delivery, a changed
+header. Failed checks do not fail runs, so nothing else would tell anyone.
+
+Each problem is an alert with identity ``(data_quality.<check>, <dataset>|<day>)`` in the same
+``alerts`` table and through the same channels as risk alerts, edge-triggered: it fires once
+when the problem appears and resolves once when a later verdict passes or the day lands.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+import sqlalchemy as sa
+
+from risk_pipelines.alerting.channels import Channel, Notification
+from risk_pipelines.sources import landing
+from risk_pipelines.sources.delivery import assess_freshness
+from risk_pipelines.warehouse import alerts as alert_store
+from risk_pipelines.warehouse.schema import alerts, data_quality_results
+from risk_pipelines.warehouse.store import Warehouse
+
+RULE_PREFIX = "data_quality."
+OWNERS = ("team:risk-data-engineering",)
+SEVERITY = {"suite": "critical", "freshness": "warning", "schema": "warning"}
+
+
+@dataclass
+class DataQualityReport:
+    fired: list[str] = field(default_factory=list)
+    resolved: list[str] = field(default_factory=list)
+    notifications: int = 0
+
+    def summary(self) -> str:
+        return (
+            f"data quality: {len(self.fired)} alert(s) fired, {len(self.resolved)} resolved, "
+            f"{self.notifications} notification(s) sent"
+        )
+
+
+def current_problems(
+    warehouse: Warehouse,
+    landing_dir: Path,
+    deadlines: dict[str, float],
+    now: dt.datetime,
+    lookback_days: int = 7,
+) -> dict[tuple[str, str], str]:
+    """(rule_id, unique_id) -> message for every failing check of the last ``lookback_days``,
+    plus every day past its deadline that has not landed at all (no run needed to notice)."""
+    problems: dict[tuple[str, str], str] = {}
+    first = (now - dt.timedelta(days=lookback_days)).date()
+    t = data_quality_results
+    failing = warehouse.read_query(
+        sa.select(t.c.dataset, t.c.ds, t.c.check_name, t.c.message).where(
+            t.c.ds >= first, t.c.passed.is_(False)
+        )
+    )
+    for row in failing.itertuples(index=False):
+        problems[_key(row.check_name, row.dataset, _date(row.ds))] = row.message
+    for dataset, deadline in deadlines.items():
+        if not landing.dataset_deployed(landing_dir, dataset):
+            continue
+        days = [first + dt.timedelta(days=i) for i in range((now.date() - first).days)]
+        absent = [d for d in days if not (Path(landing_dir) / dataset / d.isoformat()).is_dir()]
+        for finding in assess_freshness(
+            [], absent, deadline_hours=deadline, now=now, judge_within_days=lookback_days
+        ):
+            if not finding.passed:
+                problems[_key("freshness", dataset, finding.ds)] = finding.message
+    return problems
+
+
+def evaluate_data_quality(
+    warehouse: Warehouse,
+    channels: dict[str, Channel],
+    *,
+    landing_dir: Path,
+    deadlines: dict[str, float],
+    now: dt.datetime,
+    lookback_days: int = 7,
+) -> DataQualityReport:
+    problems = current_problems(warehouse, landing_dir, deadlines, now, lookback_days)
+    report = DataQualityReport()
+    outbox: list[Notification] = []
+    with warehouse.engine.begin() as conn:
+        open_alerts = {
+            key: state
+            for key, state in alert_store.load_open_alerts(conn).items()
+            if key[0].startswith(RULE_PREFIX)
+        }
+        for key, message in problems.items():
+            if key in open_alerts:
+                continue
+            rule_id, unique_id = key
+            check = rule_id.removeprefix(RULE_PREFIX)
+            day = dt.date.fromisoformat(unique_id.split("|")[1])
+            values = dict(
+                rule_id=rule_id, unique_id=unique_id, state="firing",
+                severity=SEVERITY.get(check, "warning"), first_breach_ds=day,
+                last_evaluated_ds=day, opened_at=now, fired_at=now, breach_count=1,
+                clean_count=0, message=f"{unique_id.split('|')[0]} {day}: {message}",
+            )  # fmt: skip
+            alert_id = conn.execute(sa.insert(alerts).values(**values)).inserted_primary_key[0]
+            outbox.append(_note(alert_id, "firing", values["severity"], key, values["message"]))
+            report.fired.append(values["message"])
+        for key, state in open_alerts.items():
+            if key in problems or _still_failing_outside_window(conn, key, now, lookback_days):
+                continue
+            conn.execute(
+                sa.update(alerts)
+                .where(alerts.c.alert_id == state.alert_id)
+                .values(state="resolved", resolved_at=now, clean_count=1)
+            )
+            outbox.append(
+                _note(state.alert_id, "resolved", state.severity, key, f"resolved: {state.message}")
+            )
+            report.resolved.append(state.message)
+    with warehouse.engine.begin() as conn:
+        for note in outbox:
+            for name, channel in channels.items():
+                delivery = channel.send(note)
+                report.notifications += delivery.status == "sent"
+                alert_store.record_notification(
+                    conn, note.alert_id, note.event, name, delivery.status,
+                    delivery.attempts, delivery.error, now,
+                )  # fmt: skip
+    return report
+
+
+def _still_failing_outside_window(conn, key, now, lookback_days) -> bool:
+    """An alert older than the window stays open until a verdict for its day passes."""
+    rule_id, unique_id = key
+    dataset, day = unique_id.split("|")
+    if dt.date.fromisoformat(day) >= (now - dt.timedelta(days=lookback_days)).date():
+        return False
+    t = data_quality_results
+    passed = conn.execute(
+        sa.select(t.c.passed).where(
+            t.c.dataset == dataset,
+            t.c.ds == dt.date.fromisoformat(day),
+            t.c.check_name == rule_id.removeprefix(RULE_PREFIX),
+        )
+    ).scalar()
+    return not passed
+
+
+def _key(check: str, dataset: str, day: dt.date) -> tuple[str, str]:
+    return f"{RULE_PREFIX}{check}", f"{dataset}|{day.isoformat()}"
+
+
+def _note(alert_id, event, severity, key, message) -> Notification:
+    return Notification(alert_id, event, severity, key[0], key[1], message, OWNERS)
+
+
+def _date(value) -> dt.date:
+    return pd.Timestamp(value).date()
