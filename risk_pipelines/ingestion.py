@@ -136,15 +136,18 @@ def mix_history(warehouse, dataset, mix_column, first_day, settings) -> pd.DataF
     """Rows per day and mix value for the look-back window before the batch."""
     table = TABLES[dataset]
     start = first_day - dt.timedelta(days=settings.lookback_days)
-    value = table.c[mix_column] if mix_column else sa.literal("all")
+    # Without a mix column every row counts as "all" (PostgreSQL cannot group by a constant).
+    keys = [table.c.ds, table.c[mix_column].label("mix_value")] if mix_column else [table.c.ds]
     query = (
-        sa.select(table.c.ds, value.label("mix_value"), sa.func.count().label("rows"))
+        sa.select(*keys, sa.func.count().label("rows"))
         .where(table.c.ds.between(start, first_day - dt.timedelta(days=1)))
-        .group_by(table.c.ds, value)
+        .group_by(*keys)
     )
     if dataset == "daily_metrics":
         query = query.where(table.c.source == "landed")
     frame = warehouse.read_query(query)
+    if not mix_column:
+        frame["mix_value"] = "all"
     if not frame.empty:
         frame["ds"] = pd.to_datetime(frame["ds"]).dt.date
     return frame

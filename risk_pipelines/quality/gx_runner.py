@@ -259,9 +259,16 @@ def _compact(frame: pd.DataFrame, specs: list[ExpectationSpec]) -> pd.DataFrame:
     compact = frame[used].copy()
     for column in used:
         values = compact[column]
-        textual = values.dtype == object or pd.api.types.is_string_dtype(values.dtype)
-        if textual and values.head(10_000).nunique() < 1_000 and values.nunique() < 10_000:
-            compact[column] = values.astype("category")
+        if (
+            isinstance(values.dtype, pd.api.extensions.ExtensionDtype)
+            and values.dtype.kind in "iuf"
+        ):
+            # Nullable integers make GX fall back to a Python call per row; NaN keeps nulls.
+            compact[column] = values.astype("float64")
+        elif values.dtype == object or pd.api.types.is_string_dtype(values.dtype):
+            categorical = pd.Categorical(values)
+            if len(categorical.categories) < 10_000:
+                compact[column] = categorical
     return compact
 
 
