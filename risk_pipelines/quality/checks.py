@@ -95,13 +95,9 @@ def ingest_check_results(asset: str, report: IngestReport) -> list[dg.AssetCheck
 
 
 def _first_failing_page(verdict, pages: list[str]) -> str:
-    """The Data Docs page an engineer should open first: the first stage that failed."""
-    page_stage = {"table": "table", "row": "rows", "partition": "partitions"}
-    for failure in verdict.failures:
-        for page in pages:
-            if page.endswith(f"-{page_stage[failure.stage]}.html"):
-                return page
-    return pages[0]
+    """The Data Docs page an engineer should open first: the first validation that failed."""
+    failed = [p for p, ok in zip(pages, verdict.data_docs_passed, strict=True) if not ok]
+    return (failed or pages)[0]
 
 
 def ingest_metadata(report: IngestReport, preview_rows: pd.DataFrame) -> dict:

@@ -56,7 +56,7 @@ class SuiteSettings:
     # Day D is due by 00:00 UTC of D plus this many hours.
     freshness_deadline_hours: float = 30.0
     # Rows are validated this many at a time, bounding Great Expectations' memory.
-    chunk_rows: int = 500_000
+    chunk_rows: int = 1_000_000
 
 
 @dataclass(frozen=True)

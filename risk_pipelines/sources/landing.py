@@ -354,10 +354,10 @@ def _empty_rejects() -> pd.DataFrame:
 
 def _text(raw: pd.DataFrame, column: str, *, lower: bool = True) -> pd.Series:
     if column not in raw.columns:
-        return pd.Series(pd.NA, index=raw.index, dtype=object)
+        return pd.Series(pd.NA, index=raw.index, dtype="string")
     values = raw[column].astype("string").str.strip()
     values = values.str.lower() if lower else values
-    return values.where(values.notna() & (values != ""), pd.NA).astype(object)
+    return values.where(values.notna() & (values != ""), pd.NA)
 
 
 _HAS_OFFSET = r"(?:[zZ]|[+-]\d{2}(?::?\d{2})?)$"
@@ -441,6 +441,20 @@ def _reject_duplicates(raw, keys: pd.Series, name: str, rejects: _Rejects, loade
             rejects.add(known.reindex(raw.index, fill_value=False), name, reason.reindex(raw.index))
 
 
+_FORMULA_START = r"^[=+\-@\t\r]"
+
+
+def _reject_formula_like(values: pd.Series, column: str, rejects: _Rejects) -> None:
+    """An id opened in a spreadsheet must not run as a formula. Checked here rather than in
+    the suite: a regex over a million distinct ids costs GX a second, here a few milliseconds."""
+    looks_like_formula = values.str.contains(_FORMULA_START, regex=True).fillna(False)
+    rejects.add(
+        looks_like_formula.astype(bool),
+        column,
+        f"{column} starts like a spreadsheet formula (CSV injection)",
+    )
+
+
 def _require_text(values: pd.Series, column: str, rejects: _Rejects) -> None:
     rejects.add(values.isna(), column, f"{column} is required")
 
@@ -450,6 +464,7 @@ def _normalise_decisions(raw, rejects: _Rejects, platform, hash_key, loaded_ids)
     out["ds"] = raw["_day"]
     out["event_id"] = _text(raw, "event_id", lower=False)
     _require_text(out["event_id"], "event_id", rejects)
+    _reject_formula_like(out["event_id"], "event_id", rejects)
     out["decided_at"] = _timestamps(raw, "decided_at", rejects, required=True)
     out["reported_at"] = _timestamps(raw, "reported_at", rejects, required=False)
     out["content_created_at"] = _timestamps(raw, "content_created_at", rejects, required=False)

@@ -62,7 +62,7 @@ def _daily_mix_counts(rows: pd.DataFrame, mix_column: str | None) -> pd.DataFram
         return pd.DataFrame(columns=["ds", "mix_value", "rows"])
     values = rows[mix_column] if mix_column else pd.Series("all", index=rows.index)
     counts = (
-        pd.DataFrame({"ds": pd.to_datetime(rows["ds"]).dt.date, "mix_value": values})
+        pd.DataFrame({"ds": rows["ds"], "mix_value": values})
         .groupby(["ds", "mix_value"], observed=True)
         .size()
         .rename("rows")
