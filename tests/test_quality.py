@@ -265,3 +265,21 @@ def test_a_bad_day_blocks_downstream_and_the_check_shows_why(tmp_path):
     assert warehouse.count("moderation_decisions", {"ds": day1}) > 0
     assert warehouse.count("moderation_decisions", {"ds": day2}) == 0
     assert warehouse.count("quarantined_rows", {"ds": day2}) == failure["unexpected"]
+
+
+def test_the_data_quality_sensor_raises_missing_days_through_the_alert_table(tmp_path):
+    from risk_pipelines.sensors.data_quality import data_quality_sensor
+
+    landing = tmp_path / "landing"
+    yesterday = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=3)
+    write(landing, csv_text(good_rows(yesterday)), day=yesterday)  # the days after: missing
+    url = f"sqlite:///{tmp_path / 'w.sqlite'}"
+    with dg.instance_for_test() as instance:
+        context = dg.build_sensor_context(instance=instance, resources=make_resources(url, landing))
+        result = data_quality_sensor(context)
+    assert isinstance(result, dg.SkipReason) and "alert(s) fired" in result.skip_message
+    firing = Warehouse(url).read_sql("SELECT rule_id, unique_id, severity FROM alerts")
+    missing_day = (yesterday + dt.timedelta(days=1)).isoformat()
+    assert ("data_quality.freshness", f"moderation_decisions|{missing_day}", "warning") in set(
+        firing.itertuples(index=False, name=None)
+    )

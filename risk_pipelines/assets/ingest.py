@@ -71,38 +71,34 @@ def _ingest(context, warehouse, pipeline_config, dataset: str) -> dg.Materialize
     )
 
 
-@dg.asset(
-    partitions_def=DAILY_PARTITIONS,
-    backfill_policy=SINGLE_RUN,
-    group_name="ingest",
-    owners=OWNERS_ENGINEERING,
-    kinds={"python", "pandas", "sql"},
-    check_specs=ingest_check_specs("moderation_decisions", "moderation_decisions"),
-    description="Moderation decisions from <landing>/moderation_decisions/<day>/ (CSV or "
-    "Parquet), normalised to the canonical schema; user and content ids kept only as keyed "
-    "hashes. " + _LOADING.format(name="moderation_decisions"),
-)
-def moderation_decisions(
-    context: dg.AssetExecutionContext,
-    warehouse: WarehouseResource,
-    pipeline_config: PipelineConfigResource,
-) -> dg.MaterializeResult:
-    return _ingest(context, warehouse, pipeline_config, "moderation_decisions")
+def _ingest_asset(dataset: str, description: str) -> dg.AssetsDefinition:
+    @dg.asset(
+        name=dataset,
+        partitions_def=DAILY_PARTITIONS,
+        backfill_policy=SINGLE_RUN,
+        group_name="ingest",
+        owners=OWNERS_ENGINEERING,
+        kinds={"python", "pandas", "sql"},
+        check_specs=ingest_check_specs(dataset, dataset),
+        description=f"{description} {_LOADING.format(name=dataset)}",
+    )
+    def ingest_asset(
+        context: dg.AssetExecutionContext,
+        warehouse: WarehouseResource,
+        pipeline_config: PipelineConfigResource,
+    ) -> dg.MaterializeResult:
+        return _ingest(context, warehouse, pipeline_config, dataset)
+
+    return ingest_asset
 
 
-@dg.asset(
-    partitions_def=DAILY_PARTITIONS,
-    backfill_policy=SINGLE_RUN,
-    group_name="ingest",
-    owners=OWNERS_ENGINEERING,
-    kinds={"python", "pandas", "sql"},
-    check_specs=ingest_check_specs("incidents", "incidents"),
-    description="Incidents from <landing>/incidents/<day>/ (the UTC day an incident was "
-    "detected), normalised to the canonical incident schema. " + _LOADING.format(name="incidents"),
+moderation_decisions = _ingest_asset(
+    "moderation_decisions",
+    "Moderation decisions from <landing>/moderation_decisions/<day>/ (CSV or Parquet), "
+    "normalised to the canonical schema; user and content ids kept only as keyed hashes.",
 )
-def incidents(
-    context: dg.AssetExecutionContext,
-    warehouse: WarehouseResource,
-    pipeline_config: PipelineConfigResource,
-) -> dg.MaterializeResult:
-    return _ingest(context, warehouse, pipeline_config, "incidents")
+incidents = _ingest_asset(
+    "incidents",
+    "Incidents from <landing>/incidents/<day>/ (the UTC day an incident was detected), "
+    "normalised to the canonical incident schema.",
+)
