@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 # A longer field is not a moderation record but a fault or an attack; it is quarantined, and
@@ -74,8 +75,10 @@ def clip(value: object) -> str | None:
 def read_landing_file(path: Path) -> ParsedFile:
     if path.stat().st_size == 0:
         raise LandingError(f"{path}: file is empty (0 bytes, not even a header row)")
-    parsed = _read_parquet(path) if path.suffix == ".parquet" else _read_csv(path)
-    _flag_oversized_fields(parsed)
+    if path.suffix != ".parquet":
+        return _read_csv(path)  # checks field lengths while the data is still Arrow
+    parsed = _read_parquet(path)
+    _flag_oversized_fields(parsed, parsed.header)
     return parsed
 
 
@@ -171,6 +174,13 @@ def _parse_csv_once(path, header, *, encoding, block_size, threads=True) -> Pars
         return _parse_csv_once(
             path, header, encoding=encoding, block_size=block_size, threads=False
         )
+    # A column holding fewer bytes in all than the limit cannot hold one field over it.
+    oversized = [
+        name
+        for name in header
+        if table[name].nbytes > MAX_FIELD_CHARS
+        and (pc.max(pc.utf8_length(table[name])).as_py() or 0) > MAX_FIELD_CHARS
+    ]
     frame = table.to_pandas()
     # Each line after the header is one record, so the good rows are the line numbers that
     # were not set aside.
@@ -188,7 +198,9 @@ def _parse_csv_once(path, header, *, encoding, block_size, threads=True) -> Pars
         )
         for number, expected, actual, text in invalid
     ]
-    return ParsedFile(frame, header, problems, unparsed_rows=len(invalid))
+    parsed = ParsedFile(frame, header, problems, unparsed_rows=len(invalid))
+    _flag_oversized_fields(parsed, oversized)
+    return parsed
 
 
 def _recover_utf8(parsed: ParsedFile) -> None:
@@ -213,9 +225,11 @@ def _recover_utf8(parsed: ParsedFile) -> None:
                 )
 
 
-def _flag_oversized_fields(parsed: ParsedFile) -> None:
+def _flag_oversized_fields(parsed: ParsedFile, columns: list[str]) -> None:
+    """Quarantine rows with an over-long field in ``columns`` (those whose longest value is
+    over the limit: Arrow finds them for CSV without touching each row in Python)."""
     frame = parsed.frame
-    for column in parsed.header:
+    for column in columns:
         lengths = frame[column].astype("string").str.len()
         for index in lengths.index[(lengths > MAX_FIELD_CHARS).fillna(False).to_numpy()]:
             parsed.problems.append(

@@ -34,27 +34,44 @@ def partition_profile(
     if not history.empty:
         earlier = history[~history["ds"].isin(profile["ds"])]
         counts = pd.concat([earlier[["ds", "mix_value", "rows"]], counts], ignore_index=True)
-    per_day_rows = counts.groupby("ds")["rows"].sum()
+    # One row per calendar day, one column per mix value; days without data stay NaN so they
+    # neither count as history nor drag the median to zero.
+    first = min([*profile["ds"], *counts["ds"]]) if len(counts) else min(profile["ds"])
+    calendar = pd.Index(
+        [first + dt.timedelta(days=i) for i in range((max(profile["ds"]) - first).days + 1)]
+    )
+    mix = counts.pivot_table(index="ds", columns="mix_value", values="rows", aggfunc="sum")
+    mix = mix.reindex(calendar)
+    volume = mix.sum(axis=1, min_count=1)
     # Days read from the landing folder count with what was read, quarantined rows included.
-    for day, value in zip(profile["ds"], profile["rows_read"], strict=True):
-        per_day_rows[day] = value
-    baseline, ratio, distance = [], [], []
-    for day, rows_read in zip(profile["ds"], profile["rows_read"], strict=True):
-        window = _window(per_day_rows.index, day, lookback_days)
-        previous = per_day_rows[window]
-        enough = len(previous) >= min_history_days
-        median = float(previous.median()) if enough else np.nan
-        baseline.append(median)
-        ratio.append(rows_read / median if enough and median > 0 else np.nan)
-        distance.append(
-            _mix_distance(counts, day, window, min_rows_for_mix)
-            if mix_column and enough
-            else np.nan
-        )
-    profile["baseline_rows"] = baseline
-    profile["volume_ratio"] = ratio
-    profile["category_mix_distance"] = distance
+    volume.loc[list(profile["ds"])] = profile["rows_read"].to_numpy(dtype=float)
+    earlier_days = volume.shift(1).rolling(lookback_days, min_periods=min_history_days)
+    baseline = earlier_days.median().reindex(profile["ds"])
+    profile["baseline_rows"] = baseline.to_numpy()
+    profile["volume_ratio"] = np.where(
+        baseline.to_numpy() > 0, profile["rows_read"] / baseline.to_numpy(), np.nan
+    )
+    profile["category_mix_distance"] = (
+        _mix_distances(mix, lookback_days, min_history_days, min_rows_for_mix)
+        .reindex(profile["ds"])
+        .to_numpy()
+        if mix_column
+        else np.nan
+    )
     return profile
+
+
+def _mix_distances(mix: pd.DataFrame, lookback: int, min_days: int, min_rows: int) -> pd.Series:
+    """Total variation distance between each day's shares and the previous ``lookback`` days':
+    half the sum of absolute share differences, 0 (same mix) to 1 (nothing in common)."""
+    today = mix.fillna(0.0)
+    window = mix.shift(1).rolling(lookback, min_periods=min_days).sum()
+    today_total, window_total = today.sum(axis=1), window.sum(axis=1)
+    shares_today = today.div(today_total.where(today_total > 0), axis=0)
+    shares_window = window.div(window_total.where(window_total > 0), axis=0)
+    distance = 0.5 * (shares_today - shares_window).abs().sum(axis=1, min_count=1)
+    enough = (today_total >= min_rows) & (window_total >= min_rows)
+    return distance.where(enough)
 
 
 def _daily_mix_counts(rows: pd.DataFrame, mix_column: str | None) -> pd.DataFrame:
@@ -69,19 +86,3 @@ def _daily_mix_counts(rows: pd.DataFrame, mix_column: str | None) -> pd.DataFram
         .reset_index()
     )
     return counts
-
-
-def _window(index: pd.Index, day: dt.date, lookback_days: int) -> list:
-    first = day - dt.timedelta(days=lookback_days)
-    return [d for d in index if first <= d < day]
-
-
-def _mix_distance(counts: pd.DataFrame, day, window, min_rows: int) -> float:
-    """Total variation distance between the day's category shares and the window's: half the
-    sum of absolute share differences, 0 (same mix) to 1 (nothing in common)."""
-    today = counts[counts["ds"] == day].groupby("mix_value")["rows"].sum()
-    before = counts[counts["ds"].isin(window)].groupby("mix_value")["rows"].sum()
-    if today.sum() < min_rows or before.sum() < min_rows:
-        return np.nan
-    shares = pd.concat([today / today.sum(), before / before.sum()], axis=1).fillna(0.0)
-    return float(0.5 * (shares.iloc[:, 0] - shares.iloc[:, 1]).abs().sum())
