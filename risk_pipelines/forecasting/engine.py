@@ -191,6 +191,15 @@ def _forecast_one(task, as_of_days, config: ForecastConfig):
     return uid, pd.concat(frames, ignore_index=True), "", primary
 
 
+def interval_bands(mean: np.ndarray, sd: np.ndarray, kind: str) -> dict[str, np.ndarray]:
+    """Point forecast and 80/95 % bounds on the original scale, from the transformed scale."""
+    bands = {"yhat": transforms.inverse(mean, kind)}
+    for level, z in (("80", Z80), ("95", Z95)):
+        bands[f"yhat_lo_{level}"] = transforms.inverse(mean - z * sd, kind)
+        bands[f"yhat_hi_{level}"] = transforms.inverse(mean + z * sd, kind)
+    return bands
+
+
 def _rows(uid, model, out, index, as_of_days, kind, is_primary, config, note) -> pd.DataFrame:
     last = as_of_days[-1]
     steps = np.arange(1, len(out.mean) + 1)
@@ -225,10 +234,8 @@ def _rows(uid, model, out, index, as_of_days, kind, is_primary, config, note) ->
         rows.insert(0, one[np.isfinite(one["mean"]) & np.isfinite(one["sd"])])
     frame = pd.concat(rows, ignore_index=True)
     mean, sd = frame.pop("mean").to_numpy(), frame.pop("sd").to_numpy()
-    frame["yhat"] = transforms.inverse(mean, kind)
-    for level, z in (("80", Z80), ("95", Z95)):
-        frame[f"yhat_lo_{level}"] = transforms.inverse(mean - z * sd, kind)
-        frame[f"yhat_hi_{level}"] = transforms.inverse(mean + z * sd, kind)
+    for column, values in interval_bands(mean, sd, kind).items():
+        frame[column] = values
     frame.insert(0, "unique_id", uid)
     frame["model"] = model
     frame["is_primary"] = is_primary
