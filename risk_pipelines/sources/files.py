@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -52,6 +53,12 @@ class ParsedFile:
     @property
     def rows_read(self) -> int:
         return len(self.frame) + self.unparsed_rows
+
+    def add_problem(self, index: Hashable, column: str, reason: str) -> None:
+        """A parsed row that cannot be used, kept with all its raw values."""
+        row = self.frame.loc[index]
+        raw = {c: clip(row[c]) for c in self.header}
+        self.problems.append(RowProblem(int(row["source_row"]), column, reason, raw))
 
 
 def file_digest(path: Path) -> str:
@@ -214,14 +221,11 @@ def _recover_utf8(parsed: ParsedFile) -> None:
                 frame.at[index, column] = text.encode("latin1").decode("utf-8")
             except UnicodeDecodeError as exc:
                 byte = text.encode("latin1")[exc.start : exc.start + 1]
-                parsed.problems.append(
-                    RowProblem(
-                        int(frame.at[index, "source_row"]),
-                        column,
-                        f"{column} is not UTF-8 text (byte 0x{byte.hex()} at position "
-                        f"{exc.start}; the file looks Latin-1 encoded)",
-                        _raw_row(frame.loc[index], parsed.header),
-                    )
+                parsed.add_problem(
+                    index,
+                    column,
+                    f"{column} is not UTF-8 text (byte 0x{byte.hex()} at position "
+                    f"{exc.start}; the file looks Latin-1 encoded)",
                 )
 
 
@@ -232,16 +236,9 @@ def _flag_oversized_fields(parsed: ParsedFile, columns: list[str]) -> None:
     for column in columns:
         lengths = frame[column].astype("string").str.len()
         for index in lengths.index[(lengths > MAX_FIELD_CHARS).fillna(False).to_numpy()]:
-            parsed.problems.append(
-                RowProblem(
-                    int(frame.at[index, "source_row"]),
-                    column,
-                    f"{column} is {int(lengths.at[index]):,} characters long, over the "
-                    f"{MAX_FIELD_CHARS:,}-character limit",
-                    _raw_row(frame.loc[index], parsed.header),
-                )
+            parsed.add_problem(
+                index,
+                column,
+                f"{column} is {int(lengths.at[index]):,} characters long, over the "
+                f"{MAX_FIELD_CHARS:,}-character limit",
             )
-
-
-def _raw_row(row: pd.Series, columns: list[str]) -> dict[str, str | None]:
-    return {c: clip(row[c]) for c in columns}
