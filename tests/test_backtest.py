@@ -71,3 +71,26 @@ def test_rates_stay_inside_the_unit_interval():
     )
     bounds = forecasts[["yhat_lo_95", "yhat_hi_95", "yhat"]]
     assert (bounds >= 0).all().all() and (bounds <= 1).all().all()
+
+
+def test_scores_are_kept_per_run_in_forecast_backtests(warehouse_url):
+    from risk_pipelines.forecasting.backtest import backtest_rows
+    from risk_pipelines.warehouse import Warehouse
+
+    rng = np.random.default_rng(1)
+    y = rng.poisson(np.tile([50, 60, 70, 65, 55, 30, 25], 20))
+    _, scores = backtest_frame(series(y), count, BacktestConfig(horizon=7, windows=2, step=7))
+    warehouse = Warehouse(warehouse_url)
+    now = dt.datetime(2026, 11, 24, 12)
+    for run_id in ("run-a", "run-b"):
+        warehouse.replace_rows(
+            "forecast_backtests", backtest_rows(scores, run_id, now), where={"run_id": run_id}
+        )
+    stored = warehouse.read_sql(
+        "SELECT * FROM forecast_backtests WHERE run_id = 'run-b' ORDER BY unique_id, model, cutoff"
+    )
+    assert warehouse.count("forecast_backtests") == 2 * len(scores) == 8
+    assert sorted(stored["model"].unique()) == ["ets", "seasonal_naive"]
+    assert stored["mase"].to_numpy() == pytest.approx(
+        scores.sort_values(["unique_id", "model", "cutoff"])["mase"].to_numpy()
+    )

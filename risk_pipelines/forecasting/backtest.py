@@ -114,3 +114,16 @@ def score_backtests(forecasts: pd.DataFrame) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(records)
+
+
+BACKTEST_COLUMNS = [
+    "unique_id", "model", "cutoff", "horizon",
+    "mase", "smape", "coverage_80", "coverage_95", "winkler_95",
+]  # fmt: skip
+
+
+def backtest_rows(scores: pd.DataFrame, run_id: str, created_at) -> pd.DataFrame:
+    """Scores shaped as ``forecast_backtests`` rows: every run is kept under its own run_id."""
+    rows = scores[BACKTEST_COLUMNS].copy()
+    rows["cutoff"] = pd.to_datetime(rows["cutoff"]).dt.date
+    return rows.assign(run_id=run_id, created_at=created_at)
