@@ -19,6 +19,8 @@ from pathlib import Path
 import pandas as pd
 import sqlalchemy as sa
 
+from risk_pipelines.quality.gx_runner import BatchVerdict, validate_batch
+from risk_pipelines.quality.suite import load_suite
 from risk_pipelines.sources import landing
 from risk_pipelines.sources.delivery import DeliveryFinding, assess_freshness, assess_schema
 from risk_pipelines.warehouse.schema import TABLES, landing_files
@@ -37,7 +39,7 @@ class IngestReport:
     dataset: str
     days: list[dt.date]
     batch: landing.LandingBatch
-    verdict: object  # quality.gx_runner.BatchVerdict (imported lazily with GX)
+    verdict: BatchVerdict
     passed_days: list[dt.date]
     rows_written: int
     rows_quarantined: int
@@ -74,10 +76,10 @@ def ingest_dataset(
     run_id: str,
     now: dt.datetime,
     docs_dir: Path | None = None,
+    store_rows: bool = True,
 ) -> IngestReport:
-    from risk_pipelines.quality.gx_runner import validate_batch
-    from risk_pipelines.quality.suite import load_suite
-
+    """``store_rows=False`` validates and quarantines but leaves writing the accepted rows to
+    the caller (landed metrics are written together with the derived ones)."""
     days = sorted(set(days))
     suite = load_suite(dataset)
     batch = read_batch(warehouse, dataset, landing_dir, days, platform, hash_key, suite)
@@ -87,7 +89,7 @@ def ingest_dataset(
     )
     passed = [d for d in days if d not in verdict.blocked]
     rows = batch.rows[batch.rows["ds"].isin(passed)] if not batch.rows.empty else batch.rows
-    written = write_dataset(warehouse, dataset, rows, passed)
+    written = write_dataset(warehouse, dataset, rows, passed) if store_rows else 0
     quarantined = write_quarantine(warehouse, dataset, batch.rejects, days, run_id, now)
     previous = previous_header(warehouse, dataset, days[0])
     findings = assess_freshness(
@@ -154,8 +156,6 @@ def mix_history(warehouse, dataset, mix_column, first_day, settings) -> pd.DataF
 
 
 def write_dataset(warehouse, dataset, rows, days) -> int:
-    if dataset == "daily_metrics":  # landed metrics join the derived ones in the metrics stage
-        return len(rows)
     columns = [c for c in rows.columns if c in TABLES[dataset].c]
     return warehouse.replace_rows(dataset, rows[columns], where={"ds": days}) if days else 0
 

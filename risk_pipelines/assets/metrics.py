@@ -59,6 +59,7 @@ def daily_metrics(
             run_id=context.run.run_id,
             now=utc_now(),
             docs_dir=Path(pipeline_config.data_docs_dir),
+            store_rows=False,
         )
         landed = report.batch.rows[report.batch.rows["ds"].isin(report.passed_days)]
         checks = ingest_check_results("daily_metrics", report)

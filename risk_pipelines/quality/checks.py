@@ -11,6 +11,7 @@ import datetime as dt
 import dagster as dg
 import pandas as pd
 
+from risk_pipelines.assets.common import preview, span
 from risk_pipelines.ingestion import IngestReport
 
 _SHOWN = 20
@@ -101,8 +102,6 @@ def _first_failing_page(verdict, pages: list[str]) -> str:
 
 
 def ingest_metadata(report: IngestReport, preview_rows: pd.DataFrame) -> dict:
-    from risk_pipelines.assets.common import preview, span
-
     accounting = report.accounting()
     return {
         "dagster/row_count": report.rows_written,

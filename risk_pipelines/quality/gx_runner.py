@@ -133,11 +133,9 @@ def _row_condition(raw: Any, where: str):
 
 
 def check_suite(suite: Suite) -> None:
-    """Build every expectation once, so a typo fails at start-up with file and entry."""
-    for section in (suite.table_expectations, suite.row_expectations):
-        for spec in section:
-            build_expectation(spec)
-    for spec in suite.partition_expectations:
+    """Build every expectation once, so a typo is reported with file and entry before any
+    data is read (the test suite does this for every packaged suite)."""
+    for spec in (*suite.table_expectations, *suite.row_expectations, *suite.partition_expectations):
         build_expectation(spec)
 
 

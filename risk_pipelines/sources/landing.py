@@ -98,7 +98,6 @@ class LandingBatch:
     files: list[FileRecord] = field(default_factory=list)
     # Days that cannot be loaded at all (no folder, an unreadable file): blocked with this reason.
     day_errors: dict[dt.date, str] = field(default_factory=dict)
-    unparsed_rows: dict[dt.date, int] = field(default_factory=dict)
 
     @property
     def rows_read(self) -> int:
@@ -210,7 +209,6 @@ def _read_dataset(landing_dir, dataset, days, normalise, required) -> LandingBat
     days = sorted(set(days))
     raws, records, problems = [], [], []
     day_errors: dict[dt.date, str] = {}
-    unparsed: dict[dt.date, int] = {}
     for day in days:
         try:
             paths = partition_files(landing_dir, dataset, day)
@@ -238,14 +236,13 @@ def _read_dataset(landing_dir, dataset, days, normalise, required) -> LandingBat
                 if missing:
                     raise LandingError(
                         f"{path}: row 0 (header) lacks required column(s) {missing}; found "
-                        f"{parsed.header}" + _renamed_hint(missing, parsed.header, required)
+                        f"{parsed.header}" + _renamed_hint(parsed.header, required)
                     )
             except LandingError as exc:
                 record.problem = str(exc)
                 day_errors.setdefault(day, str(exc))
                 continue
             record.rows_read = parsed.rows_read
-            unparsed[day] = unparsed.get(day, 0) + parsed.unparsed_rows
             frame = parsed.frame
             frame.insert(0, "source_file", rel)
             frame.insert(0, "_day", day)
@@ -260,17 +257,16 @@ def _read_dataset(landing_dir, dataset, days, normalise, required) -> LandingBat
             pd.DataFrame(),
             records,
             day_errors,
-            unparsed,
         )
     # One normalisation over the whole range: per-file pandas overhead dominates otherwise.
     raw = pd.concat(raws, ignore_index=True)
     rejects = _Rejects(raw)
     rejects.add_problems(problems)
     rows = normalise(raw, rejects)
-    return LandingBatch(dataset, days, rows, rejects.frame(), raw, records, day_errors, unparsed)
+    return LandingBatch(dataset, days, rows, rejects.frame(), raw, records, day_errors)
 
 
-def _renamed_hint(missing: list[str], header: list[str], known: Iterable[str]) -> str:
+def _renamed_hint(header: list[str], known: Iterable[str]) -> str:
     unknown = [c for c in header if c not in set(known) | set(_KNOWN_OPTIONAL)]
     if unknown:
         return f" (renamed? the header has unexpected column(s) {unknown})"
