@@ -37,7 +37,7 @@ class PipelineConfigResource(dg.ConfigurableResource):
     # Great Expectations Data Docs pages, one per validation (RISK_DATA_DOCS_DIR).
     data_docs_dir: str
     forecast_horizon: int = 28
-    forecast_history_days: int = 365
+    forecast_history_days: int = 730
     forecast_workers: int = 2
 
     def forecast_config(self) -> ForecastConfig:

@@ -10,6 +10,7 @@ import pytest
 from risk_pipelines.forecasting.backtest import BacktestConfig, backtest_frame
 
 START = dt.date(2026, 1, 5)  # a Monday
+FAST = ("seasonal_naive", "ets")  # Prophet has tests of its own
 
 
 def series(values, uid="decisions|own|all|all|all") -> pd.DataFrame:
@@ -41,7 +42,7 @@ def test_intervals_cover_close_to_nominal_on_poisson_noise():
     rng = np.random.default_rng(3)
     level = np.tile([200, 220, 230, 225, 210, 150, 140], 60)
     y = rng.poisson(level)
-    config = BacktestConfig(horizon=28, windows=6, step=28)
+    config = BacktestConfig(horizon=28, windows=6, step=28, models=FAST)
     _, scores = backtest_frame(series(y), count, config)
     by_model = scores.groupby("model")[["coverage_80", "coverage_95", "mase"]].mean()
     assert 0.85 <= by_model.loc["ets", "coverage_95"] <= 1.0
@@ -67,7 +68,9 @@ def test_rates_stay_inside_the_unit_interval():
     rng = np.random.default_rng(5)
     rate = np.clip(0.97 + rng.normal(0, 0.01, 200), 0, 1)
     forecasts, _ = backtest_frame(
-        series(rate, uid="proactive_rate|own|all|all|all"), lambda _: "rate", BacktestConfig()
+        series(rate, uid="proactive_rate|own|all|all|all"),
+        lambda _: "rate",
+        BacktestConfig(models=FAST),
     )
     bounds = forecasts[["yhat_lo_95", "yhat_hi_95", "yhat"]]
     assert (bounds >= 0).all().all() and (bounds <= 1).all().all()
@@ -79,7 +82,9 @@ def test_scores_are_kept_per_run_in_forecast_backtests(warehouse_url):
 
     rng = np.random.default_rng(1)
     y = rng.poisson(np.tile([50, 60, 70, 65, 55, 30, 25], 20))
-    _, scores = backtest_frame(series(y), count, BacktestConfig(horizon=7, windows=2, step=7))
+    _, scores = backtest_frame(
+        series(y), count, BacktestConfig(horizon=7, windows=2, step=7, models=FAST)
+    )
     warehouse = Warehouse(warehouse_url)
     now = dt.datetime(2026, 11, 24, 12)
     for run_id in ("run-a", "run-b"):

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from risk_pipelines.forecasting import ForecastConfig, engine, forecast_series_frame
+from risk_pipelines.forecasting import ForecastConfig, forecast_series_frame, parallel
 from risk_pipelines.forecasting.models import ETS, SeasonalNaive
 
 DAYS = pd.date_range("2025-01-01", periods=400, freq="D")
@@ -120,14 +120,16 @@ def test_seasonal_naive_repeats_last_week_with_widening_intervals():
     assert out.sd[7] > out.sd[0]
 
 
-def test_parallel_and_serial_runs_give_identical_forecasts():
-    series = {f"s{i}": counts(i, level=50 + i) for i in range(engine.PARALLEL_FROM_SERIES + 10)}
+def test_parallel_and_serial_runs_give_identical_forecasts(monkeypatch):
+    monkeypatch.setattr(parallel, "PARALLEL_FROM_TASKS", 10)  # spread even a small run
+    n = 24
+    series = {f"s{i}": counts(i, level=50 + i) for i in range(n)}
     as_of = [DAYS[-1].date()]
     serial = forecast_series_frame(frame(series), as_of, lambda _: "count", SERIAL)
-    parallel = forecast_series_frame(
+    two_workers = forecast_series_frame(
         frame(series), as_of, lambda _: "count", ForecastConfig(workers=2, horizon=14)
     )
-    pd.testing.assert_frame_equal(serial.forecasts, parallel.forecasts)
+    pd.testing.assert_frame_equal(serial.forecasts, two_workers.forecasts)
 
 
 def test_configuration_errors_are_explained():

@@ -30,3 +30,13 @@ def test_a_series_no_model_could_score_keeps_the_default():
     table = scores([("c", "ets", 1, np.nan, np.nan)])
     (choice,) = select_models(table, default="ets").to_dict("records")
     assert choice["model"] == "ets" and choice["reason"].startswith("no model could be")
+
+
+def test_a_costly_model_must_beat_the_best_cheap_one_by_the_cost_margin():
+    slightly = scores([("d", "prophet", 1, 0.97, 90), ("d", "ets", 1, 1.00, 95)])
+    (choice,) = select_models(slightly, cost_margin=0.05).to_dict("records")
+    assert choice["model"] == "ets"
+    assert "prophet MASE 0.970 is only 3.0% better than ets" in choice["reason"]
+    clearly = scores([("e", "prophet", 1, 0.80, 90), ("e", "ets", 1, 1.00, 95)])
+    (choice,) = select_models(clearly, cost_margin=0.05).to_dict("records")
+    assert choice["model"] == "prophet" and choice["reason"] == "lowest mean MASE 0.800"

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import pandas as pd
 
-from risk_pipelines.forecasting import transforms
-from risk_pipelines.forecasting.engine import interval_bands
-from risk_pipelines.forecasting.models import MODELS, ModelFailed
+from risk_pipelines.forecasting.engine import FIT_FAILURES, LOW_VOLUME_MODEL, interval_bands
+from risk_pipelines.forecasting.hygiene import prepare_series
+from risk_pipelines.forecasting.models import make_model
+from risk_pipelines.forecasting.parallel import map_series
 from risk_pipelines.forecasting.scoring import (
     coverage,
     naive_scale,
@@ -31,24 +33,28 @@ class BacktestConfig:
     horizon: int = 28
     windows: int = 3
     step: int = 28
-    models: tuple[str, ...] = ("seasonal_naive", "ets")
-    history_days: int = 365
+    models: tuple[str, ...] = ("seasonal_naive", "ets", "prophet")
+    history_days: int = 730
 
 
 def backtest_frame(
-    long: pd.DataFrame, kind_of: Callable[[str], str], config: BacktestConfig | None = None
+    long: pd.DataFrame,
+    kind_of: Callable[[str], str],
+    config: BacktestConfig | None = None,
+    region_of: Callable[[str], str | None] | None = None,
+    workers: int = 1,
+    progress: Callable[[int, int], None] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Backtest every series of ``long`` (``unique_id, ds, y``).
 
     Returns the forecasts (one row per series, model, cutoff and day, with the actual) and the
     scores (one row per series, model and cutoff). A model that cannot fit at a cutoff is left
-    out of that cutoff; a series too short for one window gets no rows.
+    out of that cutoff; a series too short for one window gets no rows. A series that is
+    low-volume at a cutoff is backtested with the low-volume model only, as it would be run.
     """
     config = config or BacktestConfig()
-    forecasts = [
-        _backtest_series(uid, group, kind_of(uid), config)
-        for uid, group in long.groupby("unique_id", sort=True)
-    ]
+    tasks = _tasks(long, kind_of, region_of)
+    forecasts = map_series(partial(backtest_series, config=config), tasks, workers, progress)
     forecasts = [f for f in forecasts if not f.empty]
     if not forecasts:
         return pd.DataFrame(), pd.DataFrame()
@@ -56,27 +62,47 @@ def backtest_frame(
     return frame, score_backtests(frame)
 
 
-def _backtest_series(uid: str, group: pd.DataFrame, kind: str, config: BacktestConfig):
-    observed = group.set_index(pd.DatetimeIndex(group["ds"]))["y"].astype(float).sort_index()
+def _tasks(long, kind_of, region_of) -> list[tuple]:
+    return [
+        (
+            uid,
+            group["ds"].to_numpy(),
+            group["y"].to_numpy(dtype=float),
+            kind_of(uid),
+            region_of(uid) if region_of else None,
+        )
+        for uid, group in long.groupby("unique_id", sort=True)
+    ]
+
+
+def backtest_series(task: tuple, config: BacktestConfig) -> pd.DataFrame:
+    """All cutoffs of one series: ``task`` is ``(unique_id, ds, y, kind, region)``."""
+    uid, ds, y, kind, region = task
+    observed = pd.Series(y, index=pd.DatetimeIndex(ds)).sort_index().dropna()
+    if observed.empty:
+        return pd.DataFrame()
     index = pd.date_range(observed.index.min(), observed.index.max(), freq="D")
     values = observed.reindex(index).to_numpy()  # missing days stay NaN, not zero
     rows = []
     for w in range(config.windows):
         end = len(values) - config.horizon - w * config.step  # training is values[:end]
-        start = max(0, end - config.history_days)
         if end <= 0:
             break
-        train = values[start:end]
+        first = max(0, end - config.history_days)
+        cutoff = index[end - 1]
         actual = values[end : end + config.horizon]
-        z = transforms.forward(train, kind)
-        z[np.isnan(train)] = np.nan
-        for name in config.models:
-            model = MODELS[name]()
-            if (~np.isnan(z)).sum() < model.min_history:
+        # The same hygiene as the daily run, seeing only the days up to the cutoff.
+        series = prepare_series(index[first:end], values[first:end], kind, cutoff)
+        models = [LOW_VOLUME_MODEL] if series.low_volume else config.models
+        for name in models:
+            model = make_model(
+                name, history_days=config.history_days, region=region, in_sample=False
+            )
+            if (~np.isnan(series.z)).sum() < model.min_history:
                 continue
             try:
-                out = model.fit_predict(z, config.horizon)
-            except (ModelFailed, ValueError, np.linalg.LinAlgError):
+                out = model.fit_predict(series.z, config.horizon, start=series.index[0])
+            except FIT_FAILURES:
                 continue
             bands = interval_bands(out.mean, out.sd, kind)
             rows.append(
@@ -84,12 +110,12 @@ def _backtest_series(uid: str, group: pd.DataFrame, kind: str, config: BacktestC
                     {
                         "unique_id": uid,
                         "model": name,
-                        "cutoff": index[end - 1],
+                        "cutoff": cutoff,
                         "ds": index[end : end + config.horizon],
                         "h": np.arange(1, config.horizon + 1),
                         "actual": actual,
                         **bands,
-                        "scale": naive_scale(train),
+                        "scale": naive_scale(series.values),
                     }
                 )
             )

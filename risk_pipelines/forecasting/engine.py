@@ -10,24 +10,21 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import multiprocessing
-import os
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 import pandas as pd
 
 from risk_pipelines.forecasting import transforms
-from risk_pipelines.forecasting.models import MODELS, ModelFailed, SeasonalNaive
+from risk_pipelines.forecasting.hygiene import prepare_series
+from risk_pipelines.forecasting.models import MODEL_NAMES, ModelFailed, make_model
+from risk_pipelines.forecasting.parallel import default_workers, map_series
 
 log = logging.getLogger(__name__)
 
 Z80, Z95 = 1.2815515655446004, 1.959963984540054
-# Measured (bench/): with ~200 series of two years, two spawned workers took 33.6 s against
-# 20.6 s serially (start-up and pickling results outweigh the fits); parallel pays only above.
-PARALLEL_FROM_SERIES = 500
 FORECAST_COLUMNS = [
     "unique_id",
     "as_of",
@@ -42,6 +39,24 @@ FORECAST_COLUMNS = [
     "is_primary",
     "note",
 ]
+LOW_VOLUME_MODEL = "recent_level"
+# Every series also gets this cheap baseline beside its own model, so analysts can always
+# compare the chosen model with "same day last week".
+BASELINE_MODEL = "seasonal_naive"
+# What a fit may raise on a series it cannot handle (or on stale stored parameters): the
+# series falls back to the next model instead of failing the run.
+FIT_FAILURES = (ModelFailed, ValueError, IndexError, np.linalg.LinAlgError, RuntimeError)
+
+
+@dataclass(frozen=True)
+class SeriesSpec:
+    """What the weekly selection chose for one series: the model, its estimated parameters
+    (reused daily instead of re-estimated) and the calibration factors for its bands."""
+
+    model: str
+    params: dict | None = None
+    factor_80: float = 1.0
+    factor_95: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -49,21 +64,26 @@ class ForecastConfig:
     horizon: int = 28
     models: tuple[str, ...] = ("seasonal_naive", "ets")
     primary: str = "ets"
-    history_days: int = 365
+    # Two years: Prophet needs a year and a half to see yearly seasonality; ETS estimates on
+    # the newest year and only filters the rest.
+    history_days: int = 730
     stale_after_days: int = 7  # a series with no actual for this long has stopped
     min_history_days: int = 28  # younger series get no forecast: four weeks to learn a week
-    workers: int = field(default_factory=lambda: min(2, os.cpu_count() or 1))
+    workers: int = field(default_factory=lambda: min(2, default_workers()))
+    excluded_days: tuple[dt.date, ...] = ()  # known incident days, left out of every series
 
     def __post_init__(self) -> None:
-        unknown = set(self.models) - set(MODELS)
+        unknown = set(self.models) - set(MODEL_NAMES)
         if unknown:
             raise ValueError(
-                f"unknown forecast model(s) {sorted(unknown)}; known: {sorted(MODELS)}"
+                f"unknown forecast model(s) {sorted(unknown)}; known: {sorted(MODEL_NAMES)}"
             )
         if self.primary not in self.models:
             raise ValueError(f"primary model {self.primary!r} is not among {self.models}")
         if self.horizon < 1:
             raise ValueError("horizon must be at least 1 day")
+        if self.workers < 1:
+            raise ValueError("workers must be at least 1")
 
 
 @dataclass
@@ -79,9 +99,16 @@ def forecast_series_frame(
     kind_of: Callable[[str], str],
     config: ForecastConfig | None = None,
     progress: Callable[[int, int], None] | None = None,
+    specs: dict[str, SeriesSpec] | None = None,
+    region_of: Callable[[str], str | None] | None = None,
 ) -> ForecastResult:
-    """Forecast ``long`` (``unique_id, ds, y``) for the given as-of days (a partition range)."""
+    """Forecast ``long`` (``unique_id, ds, y``) for the given as-of days (a partition range).
+
+    A series with a spec from the weekly selection runs that model with its stored parameters
+    and calibrated bands (plus the baseline); one without runs ``config.models``.
+    """
     config = config or ForecastConfig()
+    specs = specs or {}
     as_of_days = sorted(pd.Timestamp(d).normalize() for d in as_of_days)
     if not as_of_days:
         raise ValueError("no as-of day given")
@@ -91,10 +118,18 @@ def forecast_series_frame(
     span = config.history_days + (last - as_of_days[0]).days + 1
     history = history[history["ds"] > last - pd.Timedelta(days=span)]
     tasks = [
-        (uid, group["ds"].to_numpy(), group["y"].to_numpy(dtype=float), kind_of(uid))
+        (
+            uid,
+            group["ds"].to_numpy(),
+            group["y"].to_numpy(dtype=float),
+            kind_of(uid),
+            region_of(uid) if region_of else None,
+            specs.get(uid),
+        )
         for uid, group in history.groupby("unique_id", sort=True)
     ]
-    results = _run(tasks, as_of_days, config, progress)
+    work = partial(_forecast_one, as_of_days=as_of_days, config=config)
+    results = map_series(work, tasks, config.workers, progress)
     frames, skipped, primary = [], {}, {}
     for uid, frame, reason, model in results:
         if frame is None:
@@ -108,72 +143,65 @@ def forecast_series_frame(
     return ForecastResult(forecasts, skipped, primary)
 
 
-def _run(tasks, as_of_days, config, progress):
-    total = len(tasks)
-    if config.workers <= 1 or total < PARALLEL_FROM_SERIES:
-        out = []
-        for i, task in enumerate(tasks, 1):
-            out.append(_forecast_one(task, as_of_days, config))
-            if progress and (i % 50 == 0 or i == total):
-                progress(i, total)
-        return out
-    chunks = [tasks[i :: config.workers * 4] for i in range(config.workers * 4)]
-    # spawn, not fork: the caller (Dagster) runs threads, and forking a threaded process can hang.
-    context = multiprocessing.get_context("spawn")
-    done, out = 0, []
-    with ProcessPoolExecutor(config.workers, mp_context=context) as pool:
-        futures = [pool.submit(_forecast_chunk, c, as_of_days, config) for c in chunks if c]
-        for future in futures:
-            part = future.result()
-            out.extend(part)
-            done += len(part)
-            if progress:
-                progress(done, total)
-    order = {task[0]: i for i, task in enumerate(tasks)}
-    return sorted(out, key=lambda r: order[r[0]])  # deterministic whatever the scheduling
-
-
-def _forecast_chunk(tasks, as_of_days, config):
-    return [_forecast_one(task, as_of_days, config) for task in tasks]
+def _plan(
+    spec: SeriesSpec | None, low_volume: str, config: ForecastConfig
+) -> tuple[list[str], list[str]]:
+    """The models to run, the preferred primary first, and the fallbacks tried only when that
+    preferred model cannot run. With a spec, that is one fit per series plus the baseline."""
+    if low_volume:
+        return [LOW_VOLUME_MODEL, BASELINE_MODEL], []
+    if spec is not None:
+        return list(dict.fromkeys([spec.model, BASELINE_MODEL])), (
+            ["ets"] if spec.model != "ets" else []
+        )
+    return list(dict.fromkeys([config.primary, *config.models])), []
 
 
 def _forecast_one(task, as_of_days, config: ForecastConfig):
-    uid, ds, y, kind = task
+    uid, ds, y, kind, region, spec = task
     last = as_of_days[-1]
-    observed = pd.Series(y, index=pd.DatetimeIndex(ds)).sort_index()
-    observed = observed[~observed.index.duplicated(keep="last")].dropna()
-    if observed.empty:
+    if np.isnan(y).all():
         return uid, None, "no actuals", None
-    if (last - observed.index.max()).days > config.stale_after_days:
-        return uid, None, f"series stopped: last actual {observed.index.max().date()}", None
-    age = (last - observed.index.min()).days + 1
+    last_actual = pd.Timestamp(ds[~np.isnan(y)].max())
+    if (last - last_actual).days > config.stale_after_days:
+        return uid, None, f"series stopped: last actual {last_actual.date()}", None
+    keep_from = as_of_days[0] - pd.Timedelta(days=config.min_history_days - 1)
+    series = prepare_series(
+        ds, y, kind, last, config.excluded_days, config.min_history_days, keep_from
+    )
+    age = len(series.index)
     if age < config.min_history_days:
         return uid, None, f"history of {age} days is shorter than {config.min_history_days}", None
-    index = pd.date_range(observed.index.min(), last, freq="D")
-    values = observed.reindex(index).to_numpy(dtype=float)  # missing days stay NaN, not zero
-    z = transforms.forward(values, kind)
-    z[np.isnan(values)] = np.nan
-    outputs, notes = {}, []
-    for name in config.models:
-        model = (
-            MODELS[name](max_history=config.history_days + len(as_of_days))
-            if name == "ets"
-            else MODELS[name]()
-        )
+    index, z = series.index, series.z
+    notes = [*series.notes, *([series.low_volume] if series.low_volume else [])]
+    run, fallbacks = _plan(spec, series.low_volume, config)
+    outputs = {}
+
+    def attempt(name: str) -> None:
+        model = make_model(name, history_days=config.history_days + len(as_of_days), region=region)
         if (~np.isnan(z)).sum() < model.min_history:
             notes.append(f"{name}: history shorter than {model.min_history} days")
-            continue
+            return
+        reuse = spec.params if spec is not None and name == spec.model else None
         try:
-            outputs[name] = model.fit_predict(z, config.horizon)
-        except (ModelFailed, ValueError, np.linalg.LinAlgError) as exc:
+            outputs[name] = model.fit_predict(z, config.horizon, start=index[0], params=reuse)
+        except FIT_FAILURES as exc:
             notes.append(f"{name}: {exc}")
-    if not outputs:
+
+    for name in run:
+        attempt(name)
+    if run[0] not in outputs:
+        for name in fallbacks:
+            attempt(name)
+            if name in outputs:
+                break
+    order = [run[0], *fallbacks, *run[1:]]
+    primary = next((name for name in order if name in outputs), None)
+    if primary is None:
         return uid, None, "; ".join(notes) or "no model could run", None
-    primary = (
-        config.primary
-        if config.primary in outputs
-        else next((m for m in config.models if m in outputs), SeasonalNaive.name)
-    )
+    if spec is not None and primary != spec.model and not series.low_volume:
+        notes.append(f"selected model {spec.model} could not run; {primary} used")
+    factors = (spec.factor_80, spec.factor_95) if spec and primary == spec.model else (1, 1)
     frames = [
         _rows(
             uid,
@@ -184,7 +212,8 @@ def _forecast_one(task, as_of_days, config: ForecastConfig):
             kind,
             name == primary,
             config,
-            "; ".join([out.note, *(n for n in notes if name == primary)]).strip("; "),
+            "; ".join([out.note, *(notes if name == primary else [])]).strip("; "),
+            factors if name == primary else (1, 1),
         )
         for name, out in outputs.items()
     ]
@@ -200,7 +229,25 @@ def interval_bands(mean: np.ndarray, sd: np.ndarray, kind: str) -> dict[str, np.
     return bands
 
 
-def _rows(uid, model, out, index, as_of_days, kind, is_primary, config, note) -> pd.DataFrame:
+def calibrated(bands: dict[str, np.ndarray], factors, kind: str) -> dict[str, np.ndarray]:
+    """Stretch (or shrink) each band around the point forecast by its calibration factor;
+    counts stay >= 0 and rates inside [0, 1]."""
+    if tuple(factors) == (1, 1):
+        return bands
+    out = dict(bands)
+    yhat = bands["yhat"]
+    for level, factor in zip(("80", "95"), factors, strict=True):
+        lo, hi = f"yhat_lo_{level}", f"yhat_hi_{level}"
+        out[lo] = np.maximum(yhat - factor * (yhat - bands[lo]), 0.0)
+        out[hi] = yhat + factor * (bands[hi] - yhat)
+        if kind == "rate":
+            out[hi] = np.minimum(out[hi], 1.0)
+    return out
+
+
+def _rows(
+    uid, model, out, index, as_of_days, kind, is_primary, config, note, factors
+) -> pd.DataFrame:
     last = as_of_days[-1]
     steps = np.arange(1, len(out.mean) + 1)
     future = pd.DataFrame(
@@ -234,10 +281,10 @@ def _rows(uid, model, out, index, as_of_days, kind, is_primary, config, note) ->
         rows.insert(0, one[np.isfinite(one["mean"]) & np.isfinite(one["sd"])])
     frame = pd.concat(rows, ignore_index=True)
     mean, sd = frame.pop("mean").to_numpy(), frame.pop("sd").to_numpy()
-    for column, values in interval_bands(mean, sd, kind).items():
+    for column, values in calibrated(interval_bands(mean, sd, kind), factors, kind).items():
         frame[column] = values
     frame.insert(0, "unique_id", uid)
     frame["model"] = model
     frame["is_primary"] = is_primary
-    frame["note"] = note or None
+    frame["note"] = note[:200] or None  # the column holds 200 characters
     return frame[FORECAST_COLUMNS]

@@ -1,10 +1,14 @@
 """Forecast models behind one small interface.
 
-A model takes one daily series on the transformed scale (a float array, NaN for a missing day)
-and returns, for a horizon, the point forecast and the standard deviation of the forecast error
-per step, plus its one-step-ahead predictions for every historical day (``fitted``, ``fitted_sd``)
-computed causally: the prediction for day t uses data up to t-1 only (the state; ETS parameters
-are estimated once on the whole window).
+A model takes one daily series on the transformed scale (a float array, NaN for a missing day,
+``start`` the date of its first element) and returns, for a horizon, the point forecast and the
+standard deviation of the forecast error per step, plus its one-step-ahead predictions for every
+historical day (``fitted``, ``fitted_sd``). For seasonal naive, ETS and SARIMAX these are causal:
+the prediction for day t uses data up to t-1 only (the state; parameters are estimated once on
+the whole window). Prophet's are in-sample fits, and say so in the note.
+
+``params`` is what the model estimated (JSON-safe). Handing them back on a later call skips the
+estimation: the weekly selection estimates, the daily refresh only re-runs the filter.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
+import pandas as pd
 
 SEASON = 7
 
@@ -25,13 +30,21 @@ class ModelOutput:
     fitted: np.ndarray  # one-step-ahead prediction for each history day (NaN where none)
     fitted_sd: np.ndarray
     note: str = ""
+    params: dict | None = None
 
 
 class ForecastModel(Protocol):
     name: str
     min_history: int
 
-    def fit_predict(self, z: np.ndarray, horizon: int) -> ModelOutput: ...
+    def fit_predict(
+        self,
+        z: np.ndarray,
+        horizon: int,
+        *,
+        start: pd.Timestamp | None = None,
+        params: dict | None = None,
+    ) -> ModelOutput: ...
 
 
 class ModelFailed(RuntimeError):
@@ -47,7 +60,7 @@ class SeasonalNaive:
     def __init__(self, scale_window: int = 56) -> None:
         self.scale_window = scale_window
 
-    def fit_predict(self, z: np.ndarray, horizon: int) -> ModelOutput:
+    def fit_predict(self, z, horizon, *, start=None, params=None) -> ModelOutput:
         n = len(z)
         filled = _fill_by_weekday(z)
         diffs = np.full(n, np.nan)
@@ -72,12 +85,13 @@ class SeasonalNaive:
 class ETS:
     """Additive ETS with damped trend and weekly seasonality, filtered robustly.
 
-    statsmodels (ETSModel) estimates the smoothing parameters and initial states; the states
-    are then run through the same recursions with each day's innovation clipped at
-    ``clip_sigmas`` robust standard deviations. One spike (an incident day, a surge) therefore
-    moves the level by a bounded step instead of dragging it along, so a sustained surge keeps
-    standing out while the level adapts gradually, and intervals are sized from a robust sigma
-    that one outlier cannot inflate.
+    statsmodels (ETSModel) estimates the smoothing parameters; the states are then run through
+    the same recursions with each day's innovation clipped at ``clip_sigmas`` robust standard
+    deviations. One spike (an incident day, a surge) therefore moves the level by a bounded
+    step instead of dragging it along, so a sustained surge keeps standing out while the level
+    adapts gradually, and intervals are sized from a robust sigma that one outlier cannot
+    inflate. Given ``params`` (alpha, beta, gamma, phi) from an earlier fit, only the filter
+    runs: a few milliseconds instead of an optimisation.
     """
 
     name = "ets"
@@ -92,10 +106,7 @@ class ETS:
         # cheap filter then runs over the whole window, e.g. a two-year backfill.
         self.fit_window = fit_window
 
-    def fit_predict(self, z: np.ndarray, horizon: int) -> ModelOutput:
-        import pandas as pd
-        from statsmodels.tsa.exponential_smoothing.ets import ETSModel
-
+    def fit_predict(self, z, horizon, *, start=None, params=None) -> ModelOutput:
         n_all = len(z)
         window = z[-self.max_history :]
         offset = n_all - len(window)
@@ -104,59 +115,58 @@ class ETS:
         filled = _interpolate(window)
         if np.nanstd(filled) < 1e-9:
             raise ModelFailed("constant series")
-        fit_part = filled[-self.fit_window :]
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            result = ETSModel(
-                pd.Series(fit_part),
-                error="add",
-                trend="add",
-                damped_trend=True,
-                seasonal="add",
-                seasonal_periods=SEASON,
-                initialization_method="heuristic",
-            ).fit(disp=False, maxiter=200)
-        resid = fit_part - np.asarray(result.fittedvalues, dtype=float)
-        fit_missing = missing[-self.fit_window :]
-        sigma = _robust_sigma(resid[SEASON:][~fit_missing[SEASON:]])
+        if params is None:
+            params = _estimate_ets(filled[-self.fit_window :])
+        smoothing = (params["alpha"], params["beta"], params["gamma"], params["phi"])
+        states = _heuristic_states(filled)
+        # Pass 1 sizes the clip from unclipped residuals; pass 2 is the robust filter itself.
+        fitted_window, _ = _robust_filter(filled, smoothing, *states, np.inf)
+        burn_in = 2 * SEASON  # the first weeks mostly reflect the heuristic start
+        sigma = _robust_sigma((filled - fitted_window)[burn_in:][~missing[burn_in:]])
         if not np.isfinite(sigma) or sigma <= 0:
             raise ModelFailed("no residual variation to size an interval")
-        params = (
-            float(result.smoothing_level),
-            float(result.smoothing_trend),
-            float(result.smoothing_seasonal),
-            float(result.damping_trend),
-        )
-        fitted_window, state = _robust_filter(
-            filled,
-            params,
-            float(result.initial_level),
-            float(result.initial_trend),
-            np.asarray(result.initial_seasonal, dtype=float),
-            self.clip_sigmas * sigma,
-        )
-        mean, var = _forecast_from_state(state, params, len(filled), horizon, sigma)
+        fitted_window, state = _robust_filter(filled, smoothing, *states, self.clip_sigmas * sigma)
+        sigma = _robust_sigma((filled - fitted_window)[burn_in:][~missing[burn_in:]])
+        mean, var = _forecast_from_state(state, smoothing, len(filled), horizon, sigma)
         spread = np.nanmax(filled) - np.nanmin(filled)
         _guard(mean, var, filled, spread)
         fitted = np.full(n_all, np.nan)
-        fitted[offset:] = fitted_window
-        fitted[offset : offset + SEASON] = np.nan  # the first week only reflects initial states
+        fitted[offset + burn_in :] = fitted_window[burn_in:]
         fitted_sd = np.full(n_all, np.nan)
-        fitted_sd[offset:] = sigma
-        return ModelOutput(mean, np.sqrt(var), fitted, fitted_sd, note)
+        fitted_sd[offset + burn_in :] = sigma
+        return ModelOutput(mean, np.sqrt(var), fitted, fitted_sd, note, dict(params))
 
 
-def _initial_states(result, offset: int, filled: np.ndarray):
-    """Initial states for filtering from the window's start. When parameters were fitted on
-    the last part only, start earlier from a heuristic: the first weeks' level and weekly
-    pattern (the filter forgets its start within a few weeks, and the first week is not used)."""
-    if offset == 0:
-        return (
-            float(result.initial_level),
-            float(result.initial_trend),
-            np.asarray(result.initial_seasonal, dtype=float),
-        )
-    first = filled[: 4 * SEASON]
+def _estimate_ets(y: np.ndarray) -> dict:
+    from statsmodels.tsa.exponential_smoothing.ets import ETSModel
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = ETSModel(
+            pd.Series(y),
+            error="add",
+            trend="add",
+            damped_trend=True,
+            seasonal="add",
+            seasonal_periods=SEASON,
+            initialization_method="heuristic",
+        ).fit(disp=False, maxiter=200)
+    params = {
+        "alpha": float(result.smoothing_level),
+        "beta": float(result.smoothing_trend),
+        "gamma": float(result.smoothing_seasonal),
+        "phi": float(result.damping_trend),
+    }
+    if not all(np.isfinite(v) for v in params.values()):
+        raise ModelFailed("ETS estimation gave non-finite parameters")
+    return params
+
+
+def _heuristic_states(filled: np.ndarray) -> tuple[float, float, np.ndarray]:
+    """Start level and weekly pattern from the first weeks (up to eight), no trend: the filter
+    forgets its start within weeks, and the first two weeks are not used."""
+    weeks = min(8, len(filled) // SEASON)
+    first = filled[: weeks * SEASON]
     level = float(np.mean(first))
     seasonal = np.array([np.mean(first[i::SEASON]) - level for i in range(SEASON)])
     return level, 0.0, seasonal
@@ -229,8 +239,6 @@ def _fill_by_weekday(z: np.ndarray) -> np.ndarray:
 
 def _rolling_sd(values: np.ndarray, window: int) -> np.ndarray:
     """Robust (MAD-based) standard deviation over a trailing window, NaN-aware."""
-    import pandas as pd
-
     series = pd.Series(values)
     med = series.rolling(window, min_periods=SEASON).median()
     mad = (series - med).abs().rolling(window, min_periods=SEASON).median()
@@ -240,4 +248,60 @@ def _rolling_sd(values: np.ndarray, window: int) -> np.ndarray:
     return np.where(sd > 1e-9, sd, plain).astype(float)
 
 
-MODELS: dict[str, type] = {"seasonal_naive": SeasonalNaive, "ets": ETS}
+class RecentLevel:
+    """The low-volume fallback: the recent level with no weekly pattern.
+
+    A series of a handful of events a day has no weekly shape worth estimating; on the log
+    scale its day-to-day noise is as large as the pattern. The forecast is the median of the
+    last ``window`` days and the interval their robust spread, both on the transformed scale.
+    """
+
+    name = "recent_level"
+    min_history = SEASON
+
+    def __init__(self, window: int = 56) -> None:
+        self.window = window
+
+    def fit_predict(self, z, horizon, *, start=None, params=None) -> ModelOutput:
+        series = pd.Series(z)
+        # Causal: the prediction for day t uses the window ending at t-1.
+        level = series.rolling(self.window, min_periods=SEASON).median().shift(1)
+        spread = (
+            series.rolling(self.window, min_periods=SEASON).apply(_robust_sigma, raw=True).shift(1)
+        )
+        recent = z[-self.window :]
+        recent = recent[np.isfinite(recent)]
+        if len(recent) < SEASON:
+            raise ModelFailed("fewer than a week of recent actuals")
+        sd_now = _robust_sigma(recent)
+        if not np.isfinite(sd_now) or sd_now <= 0:
+            sd_now = max(float(np.std(recent)), 0.1)
+        mean = np.full(horizon, float(np.median(recent)))
+        return ModelOutput(
+            mean, np.full(horizon, sd_now), level.to_numpy(), spread.to_numpy(), "", {}
+        )
+
+
+def _registry() -> dict[str, type]:
+    from risk_pipelines.forecasting.prophet_model import ProphetModel
+    from risk_pipelines.forecasting.sarimax_model import Sarimax
+
+    return {m.name: m for m in (SeasonalNaive, ETS, ProphetModel, Sarimax, RecentLevel)}
+
+
+MODEL_NAMES = ("seasonal_naive", "ets", "prophet", "sarimax", "recent_level")
+
+
+def make_model(
+    name: str, *, history_days: int = 365, region: str | None = None, in_sample: bool = True
+):
+    """A model ready to fit, sized to the history it may use; Prophet also gets the region
+    whose public holidays it models, and may skip its (non-causal) in-sample fit."""
+    cls = _registry()[name]
+    if name == "ets":
+        return cls(max_history=history_days)
+    if name == "prophet":
+        return cls(region=region, in_sample=in_sample)
+    if name == "sarimax":
+        return cls(max_history=min(history_days, 365))  # its cost grows with the window
+    return cls()

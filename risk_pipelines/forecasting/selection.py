@@ -7,10 +7,29 @@ honest band is kept. A series no model could be scored on keeps the default.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
 import pandas as pd
 
+from risk_pipelines.forecasting.backtest import BacktestConfig, backtest_frame
+from risk_pipelines.forecasting.calibration import calibration_factors
+from risk_pipelines.forecasting.engine import FIT_FAILURES, SeriesSpec
+from risk_pipelines.forecasting.hygiene import prepare_series
+from risk_pipelines.forecasting.models import make_model
+from risk_pipelines.forecasting.parallel import map_series
 
-def select_models(scores: pd.DataFrame, default: str = "ets", tie: float = 0.02) -> pd.DataFrame:
+# A Stan or state-space fit per series and day costs a hundred times ETS's filter with stored
+# parameters: such a model keeps a series only when it beats the best cheap model's MASE by
+# more than the cost margin.
+COSTLY_MODELS = ("prophet", "sarimax")
+
+
+def select_models(
+    scores: pd.DataFrame, default: str = "ets", tie: float = 0.02, cost_margin: float = 0.05
+) -> pd.DataFrame:
     """One row per series: ``model``, its mean ``mase`` and ``winkler_95``, and ``reason``."""
     summary = (
         scores.groupby(["unique_id", "model"], sort=True)[["mase", "winkler_95"]]
@@ -24,15 +43,102 @@ def select_models(scores: pd.DataFrame, default: str = "ets", tie: float = 0.02)
             rows.append({"unique_id": uid, "model": default, "mase": None, "winkler_95": None,
                          "reason": "no model could be backtested: default kept"})  # fmt: skip
             continue
-        best_mase = scored["mase"].min()
-        close = scored[scored["mase"] <= best_mase * (1 + tie)]
-        winner = close.sort_values(["winkler_95", "mase"]).iloc[0]
-        reason = (
-            f"lowest mean MASE {winner['mase']:.3f}"
-            if len(close) == 1
-            else f"MASE within {tie:.0%} of the best; narrowest honest band "
-            f"(Winkler {winner['winkler_95']:.1f})"
-        )
+        winner, reason = _most_accurate(scored, tie)
+        cheap = scored[~scored["model"].isin(COSTLY_MODELS)].sort_values(["mase", "winkler_95"])
+        if winner["model"] in COSTLY_MODELS and not cheap.empty:
+            runner_up = cheap.iloc[0]
+            gain = 1 - winner["mase"] / runner_up["mase"]
+            if gain <= cost_margin:
+                reason = (
+                    f"{winner['model']} MASE {winner['mase']:.3f} is only {gain:.1%} better "
+                    f"than {runner_up['model']} ({runner_up['mase']:.3f}), under the "
+                    f"{cost_margin:.0%} that pays for its daily fit"
+                )
+                winner = runner_up
         rows.append({"unique_id": uid, "model": winner["model"], "mase": winner["mase"],
                      "winkler_95": winner["winkler_95"], "reason": reason})  # fmt: skip
     return pd.DataFrame(rows)
+
+
+def _most_accurate(scored: pd.DataFrame, tie: float) -> tuple[pd.Series, str]:
+    best_mase = scored["mase"].min()
+    close = scored[scored["mase"] <= best_mase * (1 + tie)]
+    winner = close.sort_values(["winkler_95", "mase"]).iloc[0]
+    if len(close) == 1:
+        return winner, f"lowest mean MASE {winner['mase']:.3f}"
+    return winner, (
+        f"MASE within {tie:.0%} of the best; narrowest honest band "
+        f"(Winkler {winner['winkler_95']:.1f})"
+    )
+
+
+@dataclass
+class SelectionRun:
+    """The weekly selection: per series the chosen spec, and the evidence behind it."""
+
+    specs: pd.DataFrame  # unique_id, model, params, factor_80/95, basis, mase, winkler_95, reason
+    scores: pd.DataFrame  # forecast_backtests rows: series x model x cutoff
+    backtests: pd.DataFrame  # the backtest forecasts themselves, with the actuals
+
+
+def run_selection(
+    long: pd.DataFrame,
+    kind_of: Callable[[str], str],
+    config: BacktestConfig | None = None,
+    region_of: Callable[[str], str | None] | None = None,
+    workers: int = 1,
+    progress: Callable[[int, int], None] | None = None,
+    history_days: int = 730,
+) -> SelectionRun:
+    """Backtest every candidate, pick each series' model, calibrate its bands from the same
+    backtests, and estimate the chosen model's parameters on the newest history so the daily
+    refresh only has to filter."""
+    config = config or BacktestConfig()
+    backtests, scores = backtest_frame(long, kind_of, config, region_of, workers, progress)
+    if scores.empty:
+        return SelectionRun(pd.DataFrame(columns=SPEC_COLUMNS), scores, backtests)
+    choice = select_models(scores)
+    factors = calibration_factors(backtests)
+    specs = choice.merge(factors, on=["unique_id", "model"], how="left")
+    specs[["factor_80", "factor_95"]] = specs[["factor_80", "factor_95"]].fillna(1.0)
+    specs["basis"] = specs["basis"].fillna("none")
+    chosen = dict(zip(specs["unique_id"], specs["model"], strict=True))
+    tasks = [
+        (uid, group["ds"].to_numpy(), group["y"].to_numpy(dtype=float), kind_of(uid),
+         chosen[uid], history_days)
+        for uid, group in long.groupby("unique_id", sort=True)
+        if chosen.get(uid) in MODELS_WITH_PARAMS
+    ]  # fmt: skip
+    estimated = dict(map_series(_estimate_params, tasks, workers))
+    specs["params"] = [estimated.get(uid) for uid in specs["unique_id"]]
+    return SelectionRun(specs[SPEC_COLUMNS], scores, backtests)
+
+
+MODELS_WITH_PARAMS = ("ets", "sarimax")
+SPEC_COLUMNS = [
+    "unique_id", "model", "params", "factor_80", "factor_95", "basis",
+    "mase", "winkler_95", "reason",
+]  # fmt: skip
+
+
+def _estimate_params(task: tuple) -> tuple[str, dict | None]:
+    uid, ds, y, kind, model_name, history_days = task
+    last = pd.Timestamp(np.max(ds))
+    series = prepare_series(ds, y, kind, last)
+    model = make_model(model_name, history_days=history_days)
+    try:
+        out = model.fit_predict(series.z, 1, start=series.index[0])
+    except FIT_FAILURES:
+        return uid, None  # the daily run estimates afresh (and falls back if it must)
+    return uid, out.params
+
+
+def specs_by_series(specs: pd.DataFrame) -> dict[str, SeriesSpec]:
+    """Stored selection rows -> the engine's specs (params may arrive as JSON text)."""
+    out = {}
+    for row in specs.itertuples(index=False):
+        params = json.loads(row.params) if isinstance(row.params, str) else row.params
+        out[row.unique_id] = SeriesSpec(
+            row.model, params or None, float(row.factor_80), float(row.factor_95)
+        )
+    return out

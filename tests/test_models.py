@@ -1,0 +1,122 @@
+"""Each forecast model behind the one interface: a point forecast and an error scale per step,
+one-step fits for the history, and parameters that a later run can reuse."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from risk_pipelines.forecasting import ForecastConfig, forecast_series_frame
+from risk_pipelines.forecasting import models as models_module
+from risk_pipelines.forecasting.engine import SeriesSpec
+from risk_pipelines.forecasting.models import ETS, RecentLevel, make_model
+from risk_pipelines.forecasting.prophet_model import ProphetModel, holiday_country
+
+START = pd.Timestamp("2025-01-06")  # a Monday
+WEEKLY = np.array([1.0, 1.05, 1.1, 1.05, 1.0, 0.7, 0.65])
+
+
+def weekly_counts(days: int, level: float = 400.0, seed: int = 1) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return rng.poisson(level * np.tile(WEEKLY, days // 7 + 1)[:days]).astype(float)
+
+
+def test_prophet_follows_the_weekly_pattern_with_nested_bands():
+    z = np.log1p(weekly_counts(210))
+    out = ProphetModel(region="DE").fit_predict(z, 14, start=START)
+    forecast = np.expm1(out.mean)
+    # 210 days end on a Sunday: the horizon starts on a Monday; weekends are the low days.
+    assert forecast[5] < forecast[2] * 0.8 and forecast[6] < forecast[2] * 0.8
+    assert np.all(out.sd > 0) and np.isfinite(out.fitted[-1])
+    assert "DE holidays" in out.note and "no yearly seasonality" in out.note
+
+
+def test_prophet_turns_yearly_seasonality_on_only_with_enough_history():
+    assert ProphetModel().fit_predict(np.log1p(weekly_counts(600)), 7, start=START).params["yearly"]
+    assert (
+        not ProphetModel()
+        .fit_predict(np.log1p(weekly_counts(300)), 7, start=START)
+        .params["yearly"]
+    )
+
+
+def test_prophet_is_repeatable_and_accepts_a_zoned_start_date():
+    z = np.log1p(weekly_counts(120))
+    first = ProphetModel().fit_predict(z, 7, start=START.tz_localize("UTC"))
+    again = ProphetModel().fit_predict(z, 7, start=START)
+    np.testing.assert_allclose(first.mean, again.mean)
+    np.testing.assert_allclose(first.sd, again.sd)
+
+
+def test_prophet_holidays_come_from_the_series_region_when_it_is_a_country():
+    assert holiday_country("DE") == "DE" and holiday_country("fr") == "FR"
+    assert holiday_country("all") is None and holiday_country(None) is None
+
+
+def test_sarimax_is_an_opt_in_whose_coefficients_can_be_reused():
+    z = np.log1p(weekly_counts(210))  # ends on a Sunday
+    model = make_model("sarimax", history_days=210)
+    fitted = model.fit_predict(z, 14)
+    reused = model.fit_predict(z, 14, params=fitted.params)
+    np.testing.assert_allclose(fitted.mean, reused.mean)
+    assert np.expm1(fitted.mean[5]) < np.expm1(fitted.mean[2]) * 0.8
+    assert "sarimax" not in ForecastConfig().models  # opt-in: not run unless configured
+
+
+def test_ets_given_its_parameters_filters_without_estimating(monkeypatch):
+    z = np.log1p(weekly_counts(300))
+    estimated = ETS().fit_predict(z, 14)
+    assert set(estimated.params) == {"alpha", "beta", "gamma", "phi"}
+
+    def no_estimation(_y):
+        raise AssertionError("estimated although parameters were given")
+
+    monkeypatch.setattr(models_module, "_estimate_ets", no_estimation)
+    reused = ETS().fit_predict(z, 14, params=estimated.params)
+    np.testing.assert_allclose(reused.mean, estimated.mean)
+    np.testing.assert_allclose(reused.sd, estimated.sd)
+
+
+def test_recent_level_forecasts_the_recent_median_without_a_weekly_pattern():
+    rng = np.random.default_rng(4)
+    z = np.log1p(rng.poisson(2.0, 120).astype(float))
+    out = RecentLevel().fit_predict(z, 14)
+    assert np.ptp(out.mean) == 0 and out.mean[0] == pytest.approx(np.median(z[-56:]))
+    assert np.all(out.sd > 0)
+    assert np.isnan(out.fitted[:7]).all() and np.isfinite(out.fitted[-1])
+
+
+def test_the_daily_refresh_runs_the_selected_model_with_its_calibrated_bands():
+    days = pd.date_range(START, periods=300, freq="D")
+    long = pd.DataFrame({"unique_id": "a", "ds": days, "y": weekly_counts(300)})
+    config = ForecastConfig(workers=1, horizon=7)
+    plain = forecast_series_frame(long, [days[-1].date()], lambda _: "count", config)
+    params = ETS().fit_predict(np.log1p(long["y"].to_numpy()), 1).params
+    spec = SeriesSpec("ets", params, factor_80=1.5, factor_95=0.5)
+    chosen = forecast_series_frame(
+        long, [days[-1].date()], lambda _: "count", config, specs={"a": spec}
+    )
+    assert chosen.primary_models == {"a": "ets"}
+    p = plain.forecasts.query("model == 'ets'").reset_index(drop=True)
+    c = chosen.forecasts.query("model == 'ets'").reset_index(drop=True)
+    np.testing.assert_allclose(c["yhat"], p["yhat"], rtol=1e-6)
+    np.testing.assert_allclose(
+        c["yhat_hi_80"] - c["yhat"], 1.5 * (p["yhat_hi_80"] - p["yhat"]), rtol=1e-6
+    )
+    np.testing.assert_allclose(
+        c["yhat_hi_95"] - c["yhat"], 0.5 * (p["yhat_hi_95"] - p["yhat"]), rtol=1e-6
+    )
+    # Seasonal naive rides along as the baseline, uncalibrated and not primary.
+    assert set(chosen.forecasts["model"]) == {"ets", "seasonal_naive"}
+
+
+def test_a_selected_model_that_cannot_run_falls_back_to_ets_with_a_note():
+    days = pd.date_range(START, periods=120, freq="D")
+    long = pd.DataFrame({"unique_id": "a", "ds": days, "y": weekly_counts(120)})
+    broken = SeriesSpec("sarimax", {"coefficients": [0.1]})  # wrong number of coefficients
+    result = forecast_series_frame(
+        long, [days[-1].date()], lambda _: "count", ForecastConfig(workers=1, horizon=7),
+        specs={"a": broken},
+    )  # fmt: skip
+    assert result.primary_models == {"a": "ets"}
+    note = result.forecasts.query("is_primary")["note"].iloc[0]
+    assert "selected model sarimax could not run; ets used" in note
