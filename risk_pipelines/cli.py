@@ -45,6 +45,11 @@ def _parser() -> argparse.ArgumentParser:
         help="0.5 is about 1,700 decisions a day: two years seed in minutes",
     )
 
+    sub.add_parser(
+        "select-models",
+        help="run the weekly forecast model selection now (backtests, choice, calibration)",
+    )
+
     alerts = sub.add_parser("alerts", help="alert state")
     alerts_sub = alerts.add_subparsers(dest="alerts_command", required=True)
     listing = alerts_sub.add_parser("list", help="list alerts")
@@ -62,6 +67,8 @@ def main(argv: list[str] | None = None) -> int:
             return _run(args.start, args.end, alerts=not args.no_alerts)
         if args.command == "seed-demo":
             return _seed_demo(args.days, args.scale)
+        if args.command == "select-models":
+            return _select_models()
         if args.command == "alerts":
             return _alerts_list(args.state, args.limit)
     except (ValueError, OSError) as exc:  # LandingError, RuleError and bad input are ValueErrors
@@ -145,6 +152,26 @@ def _run(start: dt.date, end: dt.date, *, alerts: bool) -> int:
     return 0
 
 
+def _select_models() -> int:
+    from risk_pipelines.forecast_stages import latest_selection
+    from risk_pipelines.runs import materialise_selection
+    from risk_pipelines.warehouse.store import Warehouse
+
+    print("selecting a forecast model per series (backtests of every candidate)", flush=True)
+    started = time.perf_counter()
+    result = materialise_selection()
+    if not result.success:
+        print(f"error: selection run {result.run_id} failed; see its log", file=sys.stderr)
+        return 1
+    chosen = latest_selection(Warehouse(load_settings().warehouse_url))
+    counts = ", ".join(f"{m} {n}" for m, n in chosen["model"].value_counts().items())
+    print(
+        f"run {result.run_id} selected models for {len(chosen)} series in "
+        f"{time.perf_counter() - started:.1f}s: {counts}"
+    )
+    return 0
+
+
 def _seed_demo(days: int, scale: float) -> int:
     """For `make run`: generate demo data and materialise it, unless the warehouse has data."""
     from risk_pipelines.warehouse.store import Warehouse
@@ -160,7 +187,9 @@ def _seed_demo(days: int, scale: float) -> int:
             start=start, end=end, out=settings.landing_dir, seed=7, scale=scale, format="csv"
         )
         _demo_data(args)
-    return _run(start, end, alerts=True)
+    status = _run(start, end, alerts=True)
+    # The next daily run then forecasts with the selected models and calibrated bands.
+    return status or _select_models()
 
 
 def _print_alerts(warehouse, state: str | None, limit: int) -> None:

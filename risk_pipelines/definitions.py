@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import dagster as dg
 
-from risk_pipelines.assets.forecasts import metric_forecasts
+from risk_pipelines.assets.forecasts import (
+    forecast_accuracy,
+    forecast_model_selection,
+    metric_forecasts,
+)
 from risk_pipelines.assets.indicators import alerts, risk_indicators
 from risk_pipelines.assets.ingest import incidents, moderation_decisions
 from risk_pipelines.assets.metrics import daily_metrics
@@ -17,6 +21,7 @@ PIPELINE_ASSETS = [
     incidents,
     daily_metrics,
     metric_forecasts,
+    forecast_accuracy,
     risk_indicators,
 ]
 
@@ -36,10 +41,26 @@ daily_risk_schedule = dg.build_schedule_from_partitioned_job(
     description="Every day at 02:00 UTC, the previous UTC day's partition.",
 )
 
+# Weekly: backtest every candidate model per series and keep the winner's spec; the daily
+# forecasts reuse it, so the costly part runs once a week.
+model_selection_job = dg.define_asset_job(
+    "weekly_model_selection_job",
+    selection=dg.AssetSelection.assets(forecast_model_selection),
+    description="Backtest, select and calibrate a forecast model per series.",
+)
+model_selection_schedule = dg.ScheduleDefinition(
+    name="weekly_model_selection_schedule",
+    job=model_selection_job,
+    cron_schedule="0 4 * * 1",
+    execution_timezone="UTC",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="Mondays at 04:00 UTC, after the daily run of Sunday's partition.",
+)
+
 defs = dg.Definitions(
-    assets=[*PIPELINE_ASSETS, alerts],
-    jobs=[daily_risk_job],
-    schedules=[daily_risk_schedule],
+    assets=[*PIPELINE_ASSETS, forecast_model_selection, alerts],
+    jobs=[daily_risk_job, model_selection_job],
+    schedules=[daily_risk_schedule, model_selection_schedule],
     sensors=[risk_alerts_sensor, data_quality_sensor],
     resources=build_resources(),
 )

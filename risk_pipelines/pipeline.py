@@ -7,23 +7,16 @@ lives in one place and the Dagster shell only wires it and describes what happen
 from __future__ import annotations
 
 import datetime as dt
-import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 import sqlalchemy as sa
 
-from risk_pipelines.forecasting import ForecastConfig, forecast_series_frame
-from risk_pipelines.indicators.surprise import (
-    MIN_DENOMINATOR,
-    latest_prior_forecasts,
-    surprise_indicators,
-)
+from risk_pipelines.indicators.surprise import latest_prior_forecasts, surprise_indicators
 from risk_pipelines.metrics.aggregate import derive_decision_metrics, derive_incident_metrics
 from risk_pipelines.metrics.catalog import spec_for
-from risk_pipelines.metrics.series import split_series_id, to_long
 from risk_pipelines.sources import landing
 from risk_pipelines.warehouse.aggregates import decision_aggregates, incident_counts
 from risk_pipelines.warehouse.schema import daily_metrics, metric_forecasts
@@ -93,73 +86,6 @@ def build_daily_metrics(
     return MetricsBuild(metrics, derived_rows, landed_rows)
 
 
-def read_history(warehouse: Warehouse, last: dt.date, days_back: int) -> pd.DataFrame:
-    """Daily metric history through SQL (not through an IO manager's all-partitions dict)."""
-    first = last - dt.timedelta(days=days_back)
-    t = daily_metrics
-    query = sa.select(t.c.unique_id, t.c.ds, t.c.value).where(t.c.ds.between(first, last))
-    return to_long(warehouse.read_query(query))
-
-
-def thin_rate_series(
-    warehouse: Warehouse, last: dt.date, min_denominator: int = MIN_DENOMINATOR, days: int = 28
-) -> dict[str, str]:
-    """Rate series whose median daily denominator is too small to forecast: a rate of 2 out
-    of 5 one day and 0 out of 4 the next is noise, and its logit explodes at 0 and 1."""
-    t = daily_metrics
-    query = sa.select(t.c.unique_id, t.c.denominator).where(
-        t.c.ds.between(last - dt.timedelta(days=days - 1), last), t.c.denominator.is_not(None)
-    )
-    frame = warehouse.read_query(query)
-    if frame.empty:
-        return {}
-    medians = frame.groupby("unique_id")["denominator"].median()
-    thin = medians[medians < min_denominator]
-    return {
-        uid: f"median daily denominator {m:g} < {min_denominator}: too thin to forecast"
-        for uid, m in thin.items()
-    }
-
-
-@dataclass
-class ForecastRun:
-    rows: pd.DataFrame
-    series: int
-    skipped: dict[str, str]
-    primary_models: dict[str, str]
-    run_id: str
-
-
-def run_forecasts(
-    warehouse: Warehouse,
-    days: Sequence[dt.date],
-    config: ForecastConfig,
-    progress: Callable[[int, int], None] | None = None,
-    run_id: str | None = None,
-) -> ForecastRun:
-    run_id = run_id or uuid.uuid4().hex
-    last = max(days)
-    history = read_history(warehouse, last, config.history_days + (last - min(days)).days + 1)
-    thin = thin_rate_series(warehouse, last)
-    series_total = history["unique_id"].nunique()
-    history = history[~history["unique_id"].isin(list(thin))]
-    result = forecast_series_frame(
-        history, days, lambda uid: spec_for(split_series_id(uid)["metric"]).kind, config, progress
-    )
-    rows = result.forecasts
-    if not rows.empty:
-        dims = pd.DataFrame([split_series_id(u) for u in rows["unique_id"].unique()])
-        dims["unique_id"] = rows["unique_id"].unique()
-        rows = rows.merge(dims, on="unique_id", how="left")
-        rows["as_of"] = pd.to_datetime(rows["as_of"]).dt.date
-        rows["ds"] = pd.to_datetime(rows["ds"]).dt.date
-        rows["run_id"] = run_id
-        rows["created_at"] = utc_now()
-    return ForecastRun(
-        rows, series_total, {**thin, **result.skipped}, result.primary_models, run_id
-    )
-
-
 def build_indicators(warehouse: Warehouse, days: Sequence[dt.date]) -> pd.DataFrame:
     first, last = min(days), max(days)
     actuals = warehouse.read_range("daily_metrics", "ds", first, last)
@@ -174,6 +100,7 @@ def build_indicators(warehouse: Warehouse, days: Sequence[dt.date]) -> pd.DataFr
         t.c.yhat,
         t.c.yhat_lo_95,
         t.c.yhat_hi_95,
+        t.c.created_at,
     ).where(
         t.c.ds.between(first, last),
         t.c.is_primary.is_(True),

@@ -9,6 +9,7 @@ import dagster as dg
 
 from risk_pipelines.alerting.rules import Rule, load_rules
 from risk_pipelines.forecasting import ForecastConfig
+from risk_pipelines.forecasting.backtest import BacktestConfig
 from risk_pipelines.settings import load_settings
 from risk_pipelines.warehouse.store import Warehouse
 
@@ -27,6 +28,10 @@ class WarehouseResource(dg.ConfigurableResource):
         return _WAREHOUSES[self.url]
 
 
+# The candidates of the weekly selection; add "sarimax" to try it (about 0.7 s a fit).
+DEFAULT_SELECTION_MODELS = "seasonal_naive,ets,prophet"
+
+
 class PipelineConfigResource(dg.ConfigurableResource):
     """Where data lands, whose platform it is, the id-hash key, and the YAML config folder."""
 
@@ -39,12 +44,23 @@ class PipelineConfigResource(dg.ConfigurableResource):
     forecast_horizon: int = 28
     forecast_history_days: int = 730
     forecast_workers: int = 2
+    backtest_windows: int = 3
+    selection_models: str = DEFAULT_SELECTION_MODELS
 
     def forecast_config(self) -> ForecastConfig:
         return ForecastConfig(
             horizon=self.forecast_horizon,
             history_days=self.forecast_history_days,
             workers=self.forecast_workers,
+        )
+
+    def backtest_config(self) -> BacktestConfig:
+        return BacktestConfig(
+            horizon=self.forecast_horizon,
+            windows=self.backtest_windows,
+            step=self.forecast_horizon,
+            models=tuple(m.strip() for m in self.selection_models.split(",") if m.strip()),
+            history_days=self.forecast_history_days,
         )
 
     def alert_rules(self) -> list[Rule]:
@@ -93,5 +109,9 @@ def build_resources() -> dict[str, dg.ConfigurableResource]:
             id_hash_key=_env_or("RISK_ID_HASH_KEY", settings.id_hash_key),
             data_docs_dir=_env_or("RISK_DATA_DOCS_DIR", str(settings.data_docs_dir)),
             forecast_workers=int(os.environ.get("RISK_FORECAST_WORKERS", "2")),
+            selection_models=os.environ.get(
+                "RISK_SELECTION_MODELS",
+                PipelineConfigResource.model_fields["selection_models"].default,
+            ),
         ),
     }

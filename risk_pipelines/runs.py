@@ -61,3 +61,22 @@ def materialise_range(
         },
         raise_on_error=False,
     )
+
+
+def materialise_selection(
+    *,
+    instance: dg.DagsterInstance | None = None,
+    resources: Mapping[str, object] | None = None,
+) -> dg.ExecuteInProcessResult:
+    """Run the weekly model selection now (what its Monday schedule does)."""
+    from risk_pipelines.definitions import forecast_model_selection, model_selection_job
+    from risk_pipelines.resources import build_resources
+
+    resources = resources if resources is not None else build_resources()
+    defs = dg.Definitions(
+        assets=[forecast_model_selection], jobs=[model_selection_job], resources=resources
+    )
+    job = defs.resolve_job_def(model_selection_job.name)
+    return job.execute_in_process(
+        instance=instance or instance_from_environment(), raise_on_error=False
+    )

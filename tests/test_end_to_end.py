@@ -9,7 +9,7 @@ import pytest
 
 from risk_pipelines.alerting.rules import load_rules
 from risk_pipelines.alerting.service import evaluate_pending_days
-from risk_pipelines.runs import materialise_range
+from risk_pipelines.runs import materialise_range, materialise_selection
 from risk_pipelines.sensors.alerts import risk_alerts_sensor
 from risk_pipelines.warehouse import Warehouse
 from tests.conftest import DEMO_END, DEMO_START, make_resources, throwaway_postgres_database
@@ -148,12 +148,13 @@ def test_a_partition_re_run_three_times_leaves_identical_rows(pipeline):
 
     def snapshot():
         out = {t: warehouse.count(t, {"ds": day}) for t in PARTITION_TABLES}
-        out["metric_forecasts"] = warehouse.count("metric_forecasts", {"as_of": day})
+        out["metric_forecasts"] = newest_run_rows(warehouse, day)
         out["metric_sum"] = warehouse.read_sql(
             "SELECT SUM(value) AS s FROM daily_metrics WHERE ds = :d", {"d": day}
         )["s"].iloc[0]
         return out
 
+    runs_before = forecast_runs(warehouse, day)
     snapshots = []
     for _ in range(3):
         result = materialise_range(
@@ -163,6 +164,77 @@ def test_a_partition_re_run_three_times_leaves_identical_rows(pipeline):
         snapshots.append(snapshot())
     assert snapshots[0] == snapshots[1] == snapshots[2]
     assert snapshots[0]["metric_forecasts"] > 0 and snapshots[0]["moderation_decisions"] > 0
+    assert forecast_runs(warehouse, day) == runs_before + 3  # every forecast run is kept
+
+
+def forecast_runs(warehouse: Warehouse, as_of: dt.date) -> int:
+    frame = warehouse.read_sql(
+        "SELECT COUNT(DISTINCT run_id) AS n FROM metric_forecasts WHERE as_of = :d", {"d": as_of}
+    )
+    return int(frame["n"].iloc[0])
+
+
+def newest_run_rows(warehouse: Warehouse, as_of: dt.date) -> int:
+    frame = warehouse.read_sql(
+        "SELECT COUNT(*) AS n FROM metric_forecasts WHERE as_of = :d AND created_at = "
+        "(SELECT MAX(created_at) FROM metric_forecasts WHERE as_of = :d)",
+        {"d": as_of},
+    )
+    return int(frame["n"].iloc[0])
+
+
+def test_accuracy_scores_each_earlier_forecast_against_the_actual_that_came(pipeline):
+    warehouse = Warehouse(pipeline["url"])
+    accuracy = warehouse.read_sql("SELECT * FROM forecast_accuracy WHERE is_primary")
+    assert len(accuracy) > 1000
+    one = accuracy[accuracy["horizon"] == 1].iloc[0]
+    forecast = warehouse.read_sql(
+        "SELECT * FROM metric_forecasts WHERE unique_id = :u AND ds = :d AND as_of = :a "
+        "AND model = :m",
+        {"u": one["unique_id"], "d": one["ds"], "a": one["as_of"], "m": one["model"]},
+    ).iloc[-1]
+    actual = warehouse.read_sql(
+        "SELECT value FROM daily_metrics WHERE unique_id = :u AND ds = :d",
+        {"u": one["unique_id"], "d": one["ds"]},
+    )["value"].iloc[0]
+    assert one["actual"] == pytest.approx(actual) and one["yhat"] == pytest.approx(forecast["yhat"])
+    assert bool(one["covered_95"]) == (forecast["yhat_lo_95"] <= actual <= forecast["yhat_hi_95"])
+    next_day = accuracy[accuracy["horizon"] == 1]
+    assert 0.85 <= next_day["covered_95"].mean() <= 0.99
+    assert next_day["covered_80"].mean() < next_day["covered_95"].mean()
+
+
+def test_the_weekly_selection_is_stored_and_the_next_daily_run_uses_it(pipeline):
+    instance, resources = pipeline["instance"], pipeline["resources"]
+    selection_run = materialise_selection(instance=instance, resources=resources)
+    assert selection_run.success
+    warehouse = Warehouse(pipeline["url"])
+    chosen = warehouse.read_sql("SELECT * FROM forecast_model_selection")
+    assert chosen["run_id"].nunique() == 1 and len(chosen) > 150
+    assert set(chosen["model"]) <= {"seasonal_naive", "ets", "prophet", "recent_level"}
+    ets = chosen[chosen["model"] == "ets"]
+    assert not ets.empty and all(set(json.loads(p)) == {"alpha", "beta", "gamma", "phi"}
+                                 for p in ets["params"])  # fmt: skip
+    assert (chosen["factor_95"] > 0).all() and chosen["reason"].str.len().gt(0).all()
+    scores = warehouse.read_sql(
+        "SELECT * FROM forecast_backtests WHERE run_id = :r", {"r": chosen["run_id"].iloc[0]}
+    )
+    assert set(scores["model"]) >= {"seasonal_naive", "ets", "prophet"}
+    materialisation = selection_run.asset_materializations_for_node("forecast_model_selection")[0]
+    for key in ("series_per_model", "backtest_scores", "calibration", "selection_preview"):
+        assert key in materialisation.metadata
+
+    rerun = materialise_range(DEMO_END, DEMO_END, instance=instance, resources=resources)
+    assert rerun.success
+    forecast_event = rerun.asset_materializations_for_node("metric_forecasts")[0]
+    assert forecast_event.metadata["specs_from"].value.startswith("weekly selection")
+    newest = warehouse.read_sql(
+        "SELECT unique_id, model FROM metric_forecasts WHERE as_of = :d AND is_primary "
+        "AND run_id = :r GROUP BY unique_id, model",
+        {"d": DEMO_END, "r": rerun.run_id},
+    )
+    used = newest.merge(chosen[["unique_id", "model"]], on="unique_id", suffixes=("", "_chosen"))
+    assert (used["model"] == used["model_chosen"]).mean() > 0.95
 
 
 def test_a_deployment_with_only_pre_aggregated_metrics_alerts_all_the_same(tmp_path, warehouse_url):

@@ -19,6 +19,7 @@ from risk_pipelines.alerting.evaluate import evaluate_forecast_crosses, evaluate
 from risk_pipelines.alerting.rules import Rule
 from risk_pipelines.alerting.state import step
 from risk_pipelines.warehouse import alerts as alert_store
+from risk_pipelines.warehouse.forecast_runs import newest_runs
 from risk_pipelines.warehouse.schema import metric_forecasts, risk_indicators
 from risk_pipelines.warehouse.store import Warehouse
 
@@ -155,7 +156,7 @@ def _full_horizon_forecasts(warehouse, first, last, within_days) -> pd.DataFrame
     query = sa.select(t).where(
         t.c.as_of.between(first, last), t.c.is_primary.is_(True), t.c.horizon <= within_days
     )
-    frame = warehouse.read_query(query)
+    frame = newest_runs(warehouse.read_query(query))
     # A backfilled day has only its one-step forecast: a crossing rule needs the full horizon.
     if frame.empty:
         return frame

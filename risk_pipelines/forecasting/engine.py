@@ -250,41 +250,36 @@ def _rows(
 ) -> pd.DataFrame:
     last = as_of_days[-1]
     steps = np.arange(1, len(out.mean) + 1)
-    future = pd.DataFrame(
+    as_of = [np.full(len(steps), last.to_datetime64())]
+    ds = [last.to_datetime64() + steps.astype("timedelta64[D]")]
+    horizon, mean, sd = [steps], [out.mean], [out.sd]
+    # One-step rows for the earlier days of the range: as_of D predicts D+1 (inside history),
+    # but only once the series had min_history_days of history on that day.
+    earlier = pd.DatetimeIndex(as_of_days[:-1])
+    old_enough = index[0] + pd.Timedelta(days=config.min_history_days - 1)
+    earlier = earlier[earlier >= old_enough]
+    if len(earlier):
+        nxt = index.get_indexer(earlier + pd.Timedelta(days=1))
+        keep = nxt >= 0
+        nxt = nxt[keep]
+        m, s = out.fitted[nxt], out.fitted_sd[nxt]
+        finite = np.isfinite(m) & np.isfinite(s)
+        as_of.insert(0, earlier[keep][finite].to_numpy())
+        ds.insert(0, index[nxt][finite].to_numpy())
+        horizon.insert(0, np.ones(int(finite.sum()), dtype=int))
+        mean.insert(0, m[finite])
+        sd.insert(0, s[finite])
+    mean, sd = np.concatenate(mean), np.concatenate(sd)
+    frame = pd.DataFrame(
         {
-            "as_of": last,
-            "ds": last + pd.to_timedelta(steps, unit="D"),
-            "horizon": steps,
-            "mean": out.mean,
-            "sd": out.sd,
+            "unique_id": uid,
+            "as_of": np.concatenate(as_of),
+            "ds": np.concatenate(ds),
+            "model": model,
+            "horizon": np.concatenate(horizon),
+            **calibrated(interval_bands(mean, sd, kind), factors, kind),
+            "is_primary": is_primary,
+            "note": note[:200] or None,  # the column holds 200 characters
         }
     )
-    # One-step rows for the earlier days of the range: as_of D predicts D+1 (inside history).
-    position = {ts: i for i, ts in enumerate(index)}
-    # ...but only once the series had min_history_days of history on that day.
-    old_enough = index[0] + pd.Timedelta(days=config.min_history_days - 1)
-    earlier = [
-        d for d in as_of_days[:-1] if d + pd.Timedelta(days=1) in position and d >= old_enough
-    ]
-    rows = [future]
-    if earlier:
-        nxt = np.array([position[d + pd.Timedelta(days=1)] for d in earlier])
-        one = pd.DataFrame(
-            {
-                "as_of": earlier,
-                "ds": [d + pd.Timedelta(days=1) for d in earlier],
-                "horizon": 1,
-                "mean": out.fitted[nxt],
-                "sd": out.fitted_sd[nxt],
-            }
-        )
-        rows.insert(0, one[np.isfinite(one["mean"]) & np.isfinite(one["sd"])])
-    frame = pd.concat(rows, ignore_index=True)
-    mean, sd = frame.pop("mean").to_numpy(), frame.pop("sd").to_numpy()
-    for column, values in calibrated(interval_bands(mean, sd, kind), factors, kind).items():
-        frame[column] = values
-    frame.insert(0, "unique_id", uid)
-    frame["model"] = model
-    frame["is_primary"] = is_primary
-    frame["note"] = note[:200] or None  # the column holds 200 characters
     return frame[FORECAST_COLUMNS]

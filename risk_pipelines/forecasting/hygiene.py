@@ -101,25 +101,29 @@ def level_shift_start(z: np.ndarray, min_after: int = 28) -> tuple[int, float] |
     """
     n = len(z)
     n_blocks = n // SEASON
-    if n_blocks < BLOCKS_BEFORE + min_after // SEASON:
-        return None
-    tail = z[n - n_blocks * SEASON :].reshape(n_blocks, SEASON)
-    with _nan_quiet():
-        weekly = np.nanmean(tail, axis=1)
     after_min_blocks = max(1, min_after // SEASON)
-    for k in range(n_blocks - after_min_blocks, BLOCKS_BEFORE - 1, -1):
+    if n_blocks < BLOCKS_BEFORE + after_min_blocks:
+        return None
+    head = n - n_blocks * SEASON
+    with _nan_quiet():
+        weekly = np.nanmean(z[head:].reshape(n_blocks, SEASON), axis=1)
+        # Separation first, for every k at once: all weeks from k on vs the 8 weeks before k.
+        after_min = np.fmin.accumulate(weekly[::-1])[::-1]
+        after_max = np.fmax.accumulate(weekly[::-1])[::-1]
+        windows = np.lib.stride_tricks.sliding_window_view(weekly, BLOCKS_BEFORE)
+        before_max, before_min = np.nanmax(windows, axis=1), np.nanmin(windows, axis=1)
+    ks = np.arange(BLOCKS_BEFORE, n_blocks - after_min_blocks + 1)
+    separated = (after_min[ks] > before_max[ks - BLOCKS_BEFORE]) | (
+        after_max[ks] < before_min[ks - BLOCKS_BEFORE]
+    )
+    for k in ks[separated][::-1]:  # newest first
         before, after = weekly[k - BLOCKS_BEFORE : k], weekly[k:]
         if np.isnan(before).sum() > 2 or np.isnan(after).mean() > 0.25:
             continue
-        before, after = before[~np.isnan(before)], after[~np.isnan(after)]
-        size = float(np.median(after) - np.median(before))
-        if abs(size) < MIN_SHIFT:
-            continue
-        separated = after.min() > before.max() if size > 0 else after.max() < before.min()
+        size = float(np.nanmedian(after) - np.nanmedian(before))
         step = weekly[k] - weekly[k - 1]
-        if separated and np.isfinite(step) and step / size >= MIN_STEP_SHARE:
-            day = n - n_blocks * SEASON + k * SEASON
-            return _refine(z, day), size
+        if abs(size) >= MIN_SHIFT and np.isfinite(step) and step / size >= MIN_STEP_SHARE:
+            return _refine(z, head + k * SEASON), size
     return None
 
 

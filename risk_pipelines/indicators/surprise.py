@@ -105,9 +105,11 @@ def _typed(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def latest_prior_forecasts(forecasts: pd.DataFrame) -> pd.DataFrame:
-    """For each (unique_id, ds), the primary forecast with the newest as_of before ds."""
+    """For each (unique_id, ds), the primary forecast with the newest as_of before ds (and of
+    that as_of, the newest run, when ``created_at`` tells the runs apart)."""
     if forecasts.empty:
         return forecasts
     prior = forecasts[(forecasts["as_of"] < forecasts["ds"]) & forecasts["is_primary"]]
-    prior = prior.sort_values(["unique_id", "ds", "as_of"])
+    order = ["unique_id", "ds", "as_of", *(["created_at"] if "created_at" in prior else [])]
+    prior = prior.sort_values(order)
     return prior.drop_duplicates(["unique_id", "ds"], keep="last")

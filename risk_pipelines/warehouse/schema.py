@@ -97,7 +97,9 @@ daily_metrics = Table(
 metric_forecasts = Table(
     "metric_forecasts",
     metadata,
-    Column("run_id", String(64), nullable=False),
+    # Every run is kept (rerunning a day adds a run): accuracy can always be traced to the
+    # forecast that was live, and readers take the newest run of each as_of.
+    Column("run_id", String(64), primary_key=True),
     Column("as_of", Date, primary_key=True, comment="last actual date the forecast saw"),
     *[
         Column(c.name, c.type, primary_key=c.name == "unique_id", nullable=False)
@@ -140,12 +142,33 @@ forecast_accuracy = Table(
     Column("unique_id", String(300), primary_key=True),
     Column("model", String(40), primary_key=True),
     Column("as_of", Date, primary_key=True),
+    Column("run_id", String(64), nullable=False, comment="the newest run of that as_of"),
+    Column("is_primary", Boolean, nullable=False),
     Column("horizon", Integer, nullable=False),
     Column("actual", Float, nullable=False),
     Column("yhat", Float, nullable=False),
+    Column("scaled_error", Float, comment="|actual - yhat| / the series' weekly naive error"),
     Column("covered_80", Boolean, nullable=False),
     Column("covered_95", Boolean, nullable=False),
     Column("created_at", DateTime, nullable=False),
+    Index("ix_forecast_accuracy_as_of", "as_of"),
+)
+
+forecast_model_selection = Table(
+    "forecast_model_selection",
+    metadata,
+    Column("run_id", String(64), primary_key=True),
+    Column("unique_id", String(300), primary_key=True),
+    Column("selected_at", DateTime, nullable=False),
+    Column("as_of", Date, nullable=False, comment="last actual the backtests saw"),
+    Column("model", String(40), nullable=False),
+    Column("params", Text, comment="estimated parameters (JSON), reused by the daily refresh"),
+    Column("factor_80", Float, nullable=False, comment="calibration stretch of the 80 % band"),
+    Column("factor_95", Float, nullable=False),
+    Column("calibration_basis", String(12), nullable=False, comment="series | model | none"),
+    Column("mase", Float),
+    Column("winkler_95", Float),
+    Column("reason", Text, nullable=False),
 )
 
 risk_indicators = Table(

@@ -87,6 +87,11 @@ class Warehouse:
             conn.execute(delete)
             return self._insert(conn, table_name, frame)
 
+    def append_rows(self, table_name: str, frame: pd.DataFrame) -> int:
+        """Insert ``frame`` in one transaction (for tables that keep every run)."""
+        with self.engine.begin() as conn:
+            return self._insert(conn, table_name, frame)
+
     def _insert(self, conn: Connection, table_name: str, frame: pd.DataFrame) -> int:
         if frame.empty:
             return 0
