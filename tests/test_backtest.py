@@ -99,3 +99,14 @@ def test_scores_are_kept_per_run_in_forecast_backtests(warehouse_url):
     assert stored["mase"].to_numpy() == pytest.approx(
         scores.sort_values(["unique_id", "model", "cutoff"])["mase"].to_numpy()
     )
+
+
+def test_a_costly_model_behind_the_cheap_ones_at_the_newest_cutoff_is_raced_out():
+    from risk_pipelines.forecasting.backtest import _race
+
+    models = ["seasonal_naive", "ets", "prophet"]
+    behind = {"seasonal_naive": 1.2, "ets": 1.0, "prophet": 1.1}
+    assert _race(models, behind) == ["seasonal_naive", "ets"]
+    ahead = {"seasonal_naive": 1.2, "ets": 1.0, "prophet": 0.9}
+    assert _race(models, ahead) == models
+    assert _race(models, {"seasonal_naive": 1.0}) == ["seasonal_naive", "ets"]  # prophet failed

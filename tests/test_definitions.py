@@ -19,6 +19,9 @@ def test_definitions_load_with_jobs_schedules_and_sensors():
         dg.DefaultScheduleStatus.RUNNING
     )
     assert defs.resolve_sensor_def("risk_alerts_sensor")
+    weekly = defs.resolve_schedule_def("weekly_model_selection_schedule")
+    assert weekly.cron_schedule == "0 4 * * 1" and weekly.execution_timezone == "UTC"
+    assert defs.resolve_job_def("weekly_model_selection_job")
 
 
 def test_every_asset_has_a_description_group_owner_and_kind():
@@ -29,6 +32,8 @@ def test_every_asset_has_a_description_group_owner_and_kind():
         "incidents",
         "daily_metrics",
         "metric_forecasts",
+        "forecast_model_selection",
+        "forecast_accuracy",
         "risk_indicators",
         "alerts",
     }
@@ -46,7 +51,10 @@ def test_the_core_never_imports_dagster():
     core = ["sources", "warehouse", "metrics", "forecasting", "indicators", "alerting"]
     package_root = ROOT / "risk_pipelines"
     modules = [p for package in core for p in (package_root / package).rglob("*.py")]
-    modules += [package_root / name for name in ("pipeline.py", "ingestion.py", "settings.py")]
+    modules += [
+        package_root / name
+        for name in ("pipeline.py", "forecast_stages.py", "ingestion.py", "settings.py")
+    ]
     # The quality suites and their GX runner are core too; only quality/checks.py wires Dagster.
     modules += [package_root / "quality" / name for name in ("suite.py", "gx_runner.py")]
     for path in modules:

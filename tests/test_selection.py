@@ -40,3 +40,13 @@ def test_a_costly_model_must_beat_the_best_cheap_one_by_the_cost_margin():
     clearly = scores([("e", "prophet", 1, 0.80, 90), ("e", "ets", 1, 1.00, 95)])
     (choice,) = select_models(clearly, cost_margin=0.05).to_dict("records")
     assert choice["model"] == "prophet" and choice["reason"] == "lowest mean MASE 0.800"
+
+
+def test_only_models_scored_at_every_cutoff_compete():
+    # Prophet was raced out after the newest window: its one good score is not a mean.
+    table = scores([
+        ("f", "prophet", 3, 0.50, 60),
+        ("f", "ets", 1, 1.00, 95), ("f", "ets", 2, 1.00, 95), ("f", "ets", 3, 1.00, 95),
+    ])  # fmt: skip
+    (choice,) = select_models(table).to_dict("records")
+    assert choice["model"] == "ets"

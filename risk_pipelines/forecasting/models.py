@@ -290,6 +290,9 @@ def _registry() -> dict[str, type]:
 
 
 MODEL_NAMES = ("seasonal_naive", "ets", "prophet", "sarimax", "recent_level")
+# A Stan or state-space fit per series and day costs a hundred times ETS's filter with stored
+# parameters; selection makes these earn their place (see forecasting/selection.py).
+COSTLY_MODELS = ("prophet", "sarimax")
 
 
 def make_model(
