@@ -33,8 +33,8 @@ def main() -> None:
     args = parser.parse_args()
 
     from risk_pipelines.alerting.service import evaluate_pending_days
-    from risk_pipelines.forecasting import ForecastConfig
     from risk_pipelines.forecast_stages import run_forecasts
+    from risk_pipelines.forecasting import ForecastConfig
     from risk_pipelines.resources import explicit_resources
     from risk_pipelines.runs import materialise_range
     from risk_pipelines.sources.demo import DemoSpec, generate_demo_data

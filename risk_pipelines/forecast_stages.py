@@ -138,7 +138,6 @@ def run_model_selection(
     workers: int = 1,
     progress: Callable[[int, int], None] | None = None,
     run_id: str | None = None,
-    forecast_history_days: int = ForecastConfig.history_days,
     stale_after_days: int = ForecastConfig.stale_after_days,
 ) -> SelectionBuild:
     """Backtest every live series up to ``as_of``, choose its model and calibrate its bands."""
@@ -151,9 +150,7 @@ def run_model_selection(
     stale = last_actual[last_actual < pd.Timestamp(as_of) - pd.Timedelta(days=stale_after_days)]
     skipped |= {uid: f"series stopped: last actual {ts.date()}" for uid, ts in stale.items()}
     history = history[~history["unique_id"].isin(list(skipped))]
-    selection = run_selection(
-        history, kind_of, config, region_of, workers, progress, forecast_history_days
-    )
+    selection = run_selection(history, kind_of, config, region_of, workers, progress)
     now = utc_now()
     rows = selection.specs.rename(columns={"basis": "calibration_basis"}).assign(
         run_id=run_id, selected_at=now, as_of=as_of

@@ -10,6 +10,7 @@ import dagster as dg
 from risk_pipelines.alerting.rules import Rule, load_rules
 from risk_pipelines.forecasting import ForecastConfig
 from risk_pipelines.forecasting.backtest import BacktestConfig
+from risk_pipelines.forecasting.parallel import default_workers
 from risk_pipelines.settings import load_settings
 from risk_pipelines.warehouse.store import Warehouse
 
@@ -108,7 +109,7 @@ def build_resources() -> dict[str, dg.ConfigurableResource]:
             platform=_env_or("RISK_PLATFORM", settings.platform),
             id_hash_key=_env_or("RISK_ID_HASH_KEY", settings.id_hash_key),
             data_docs_dir=_env_or("RISK_DATA_DOCS_DIR", str(settings.data_docs_dir)),
-            forecast_workers=int(os.environ.get("RISK_FORECAST_WORKERS", "2")),
+            forecast_workers=int(os.environ.get("RISK_FORECAST_WORKERS") or default_workers()),
             selection_models=os.environ.get(
                 "RISK_SELECTION_MODELS",
                 PipelineConfigResource.model_fields["selection_models"].default,

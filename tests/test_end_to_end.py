@@ -212,7 +212,8 @@ def test_the_weekly_selection_is_stored_and_the_next_daily_run_uses_it(pipeline)
     chosen = warehouse.read_sql("SELECT * FROM forecast_model_selection")
     assert chosen["run_id"].nunique() == 1 and len(chosen) > 150
     assert set(chosen["model"]) <= {"seasonal_naive", "ets", "prophet", "recent_level"}
-    ets = chosen[chosen["model"] == "ets"]
+    # Series too young to backtest keep ETS by default, and the daily run estimates afresh.
+    ets = chosen[(chosen["model"] == "ets") & ~chosen["reason"].str.contains("default kept")]
     assert not ets.empty and all(set(json.loads(p)) == {"alpha", "beta", "gamma", "phi"}
                                  for p in ets["params"])  # fmt: skip
     assert (chosen["factor_95"] > 0).all() and chosen["reason"].str.len().gt(0).all()

@@ -50,3 +50,32 @@ def test_only_models_scored_at_every_cutoff_compete():
     ])  # fmt: skip
     (choice,) = select_models(table).to_dict("records")
     assert choice["model"] == "ets"
+
+
+def test_the_weekly_selection_gives_each_series_a_spec_the_daily_run_reuses():
+    from risk_pipelines.forecasting import ForecastConfig, forecast_series_frame
+    from risk_pipelines.forecasting.backtest import BacktestConfig
+    from risk_pipelines.forecasting.selection import run_selection, specs_by_series
+
+    rng = np.random.default_rng(5)
+    ds = pd.date_range("2025-01-06", periods=240, freq="D")
+    weekly = np.array([1.0, 1.05, 1.1, 1.05, 1.0, 0.7, 0.65])[ds.day_of_week]
+    long = pd.concat(
+        [pd.DataFrame({"unique_id": f"s{i}", "ds": ds, "y": rng.poisson(300 * weekly)})
+         for i in range(3)],
+        ignore_index=True,
+    )  # fmt: skip
+    config = BacktestConfig(horizon=14, windows=3, step=14, models=("seasonal_naive", "ets"))
+    run = run_selection(long, lambda _: "count", config)
+    specs = run.specs.set_index("unique_id")
+    assert list(specs.index) == ["s0", "s1", "s2"]
+    assert set(run.scores["cutoff"].astype(str)) == {"2025-07-22", "2025-08-05", "2025-08-19"}
+    for _, spec in specs.iterrows():
+        assert spec["factor_80"] > 0 and spec["factor_95"] > 0 and spec["reason"]
+        if spec["model"] == "ets":
+            assert set(spec["params"]) == {"alpha", "beta", "gamma", "phi"}
+    daily = forecast_series_frame(
+        long, [ds[-1].date()], lambda _: "count", ForecastConfig(workers=1, horizon=7),
+        specs=specs_by_series(run.specs),
+    )  # fmt: skip
+    assert daily.primary_models == specs["model"].to_dict()

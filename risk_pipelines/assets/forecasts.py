@@ -69,7 +69,6 @@ def forecast_model_selection(
         pipeline_config.forecast_workers,
         progress,
         run_id=context.run.run_id,
-        forecast_history_days=pipeline_config.forecast_history_days,
     )
     store_selection(db, build)
     specs = build.rows

@@ -27,6 +27,10 @@ from risk_pipelines.forecasting.scoring import (
     winkler,
 )
 
+# A series' backtests cost about a third of a second (three Prophet fits): worker start-up
+# (a few seconds) pays for itself from a few dozen series, far sooner than for daily refits.
+PARALLEL_BACKTESTS_FROM = 40
+
 
 @dataclass(frozen=True)
 class BacktestConfig:
@@ -37,6 +41,48 @@ class BacktestConfig:
     history_days: int = 730
 
 
+@dataclass
+class Backtests:
+    forecasts: pd.DataFrame  # series x model x cutoff x day, with the actual
+    scores: pd.DataFrame  # series x model x cutoff
+    # The parameters each model estimated at the newest cutoff: the weekly selection hands the
+    # chosen model's to the daily refresh instead of estimating them a second time.
+    params: dict[tuple[str, str], dict]
+
+
+def run_backtests(
+    long: pd.DataFrame,
+    kind_of: Callable[[str], str],
+    config: BacktestConfig | None = None,
+    region_of: Callable[[str], str | None] | None = None,
+    workers: int = 1,
+    progress: Callable[[int, int], None] | None = None,
+) -> Backtests:
+    """Backtest every series of ``long`` (``unique_id, ds, y``).
+
+    A model that cannot fit at a cutoff is left out of that cutoff; a series too short for one
+    window gets no rows. A series that is low-volume at a cutoff is backtested with the
+    low-volume model only, as it would be run.
+    """
+    config = config or BacktestConfig()
+    tasks = _tasks(long, kind_of, region_of)
+    # Scored in the workers too: the per-group arithmetic is the parent's bottleneck otherwise.
+    results = map_series(
+        partial(_backtest_and_score, config=config),
+        tasks,
+        workers,
+        progress,
+        parallel_from=PARALLEL_BACKTESTS_FROM,
+    )
+    params = {key: value for r in results for key, value in r[2].items()}
+    results = [r for r in results if not r[0].empty]
+    if not results:
+        return Backtests(pd.DataFrame(), pd.DataFrame(), params)
+    forecasts = pd.concat([r[0] for r in results], ignore_index=True)
+    scores = pd.concat([r[1] for r in results], ignore_index=True)
+    return Backtests(forecasts, scores, params)
+
+
 def backtest_frame(
     long: pd.DataFrame,
     kind_of: Callable[[str], str],
@@ -45,28 +91,15 @@ def backtest_frame(
     workers: int = 1,
     progress: Callable[[int, int], None] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Backtest every series of ``long`` (``unique_id, ds, y``).
-
-    Returns the forecasts (one row per series, model, cutoff and day, with the actual) and the
-    scores (one row per series, model and cutoff). A model that cannot fit at a cutoff is left
-    out of that cutoff; a series too short for one window gets no rows. A series that is
-    low-volume at a cutoff is backtested with the low-volume model only, as it would be run.
-    """
-    config = config or BacktestConfig()
-    tasks = _tasks(long, kind_of, region_of)
-    # Scored in the workers too: the per-group arithmetic is the parent's bottleneck otherwise.
-    results = map_series(partial(_backtest_and_score, config=config), tasks, workers, progress)
-    results = [r for r in results if not r[0].empty]
-    if not results:
-        return pd.DataFrame(), pd.DataFrame()
-    forecasts = pd.concat([r[0] for r in results], ignore_index=True)
-    scores = pd.concat([r[1] for r in results], ignore_index=True)
-    return forecasts, scores
+    """The forecasts and scores of ``run_backtests``."""
+    result = run_backtests(long, kind_of, config, region_of, workers, progress)
+    return result.forecasts, result.scores
 
 
-def _backtest_and_score(task: tuple, config: BacktestConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
-    forecasts = backtest_series(task, config)
-    return forecasts, (score_backtests(forecasts) if not forecasts.empty else pd.DataFrame())
+def _backtest_and_score(task: tuple, config: BacktestConfig):
+    forecasts, params = backtest_series(task, config)
+    scores = score_backtests(forecasts) if not forecasts.empty else pd.DataFrame()
+    return forecasts, scores, {(task[0], model): p for model, p in params.items()}
 
 
 def _tasks(long, kind_of, region_of) -> list[tuple]:
@@ -82,8 +115,9 @@ def _tasks(long, kind_of, region_of) -> list[tuple]:
     ]
 
 
-def backtest_series(task: tuple, config: BacktestConfig) -> pd.DataFrame:
-    """All cutoffs of one series: ``task`` is ``(unique_id, ds, y, kind, region)``.
+def backtest_series(task: tuple, config: BacktestConfig) -> tuple[pd.DataFrame, dict]:
+    """All cutoffs of one series: ``task`` is ``(unique_id, ds, y, kind, region)``. Returns the
+    forecasts and, per model, the parameters it estimated at the newest cutoff.
 
     The newest cutoff runs first. A costly model (Prophet, SARIMAX) that is less accurate there
     than the best cheap model is not run at the older cutoffs: it could only be chosen by
@@ -94,11 +128,13 @@ def backtest_series(task: tuple, config: BacktestConfig) -> pd.DataFrame:
     uid, ds, y, kind, region = task
     observed = pd.Series(y, index=pd.DatetimeIndex(ds)).sort_index().dropna()
     if observed.empty:
-        return pd.DataFrame()
+        return pd.DataFrame(), {}
     index = pd.date_range(observed.index.min(), observed.index.max(), freq="D")
     values = observed.reindex(index).to_numpy()  # missing days stay NaN, not zero
     rows = []
     models = list(config.models)
+    needed = max(make_model(m).min_history for m in models)
+    newest_params: dict[str, dict] = {}
     for w in range(config.windows):
         end = len(values) - config.horizon - w * config.step  # training is values[:end]
         if end <= 0:
@@ -108,6 +144,8 @@ def backtest_series(task: tuple, config: BacktestConfig) -> pd.DataFrame:
         actual = values[end : end + config.horizon]
         # The same hygiene as the daily run, seeing only the days up to the cutoff.
         series = prepare_series(index[first:end], values[first:end], kind, cutoff)
+        if (~np.isnan(series.z)).sum() < needed:
+            break  # older cutoffs see even less: every model gets the same cutoffs or none
         window_mase = {}
         for name in [LOW_VOLUME_MODEL] if series.low_volume else models:
             model = make_model(
@@ -122,6 +160,8 @@ def backtest_series(task: tuple, config: BacktestConfig) -> pd.DataFrame:
             bands = interval_bands(out.mean, out.sd, kind)
             scale = naive_scale(series.values)
             window_mase[name] = scaled_error(actual, bands["yhat"], scale)
+            if w == 0 and out.params:
+                newest_params[name] = out.params
             rows.append(
                 pd.DataFrame(
                     {
@@ -138,7 +178,7 @@ def backtest_series(task: tuple, config: BacktestConfig) -> pd.DataFrame:
             )
         if w == 0:
             models = _race(models, window_mase)
-    return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
+    return (pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()), newest_params
 
 
 def _race(models: list[str], mase: dict[str, float]) -> list[str]:

@@ -69,7 +69,7 @@ class ForecastConfig:
     history_days: int = 730
     stale_after_days: int = 7  # a series with no actual for this long has stopped
     min_history_days: int = 28  # younger series get no forecast: four weeks to learn a week
-    workers: int = field(default_factory=lambda: min(2, default_workers()))
+    workers: int = field(default_factory=default_workers)
     excluded_days: tuple[dt.date, ...] = ()  # known incident days, left out of every series
 
     def __post_init__(self) -> None:

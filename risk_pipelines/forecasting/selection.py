@@ -11,15 +11,12 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
 
-from risk_pipelines.forecasting.backtest import BacktestConfig, backtest_frame
+from risk_pipelines.forecasting.backtest import BacktestConfig, run_backtests
 from risk_pipelines.forecasting.calibration import calibration_factors
-from risk_pipelines.forecasting.engine import FIT_FAILURES, SeriesSpec
-from risk_pipelines.forecasting.hygiene import prepare_series
-from risk_pipelines.forecasting.models import COSTLY_MODELS, make_model
-from risk_pipelines.forecasting.parallel import map_series
+from risk_pipelines.forecasting.engine import SeriesSpec
+from risk_pipelines.forecasting.models import COSTLY_MODELS
 
 # Measured (bench/bench_forecasting.py, 1,000 series): at a 5 % margin 150 series went to
 # Prophet and the holdout MASE was 0.752 against 0.750 for ETS everywhere, so backtest wins that
@@ -100,49 +97,34 @@ def run_selection(
     region_of: Callable[[str], str | None] | None = None,
     workers: int = 1,
     progress: Callable[[int, int], None] | None = None,
-    history_days: int = 730,
 ) -> SelectionRun:
-    """Backtest every candidate, pick each series' model, calibrate its bands from the same
-    backtests, and estimate the chosen model's parameters on the newest history so the daily
-    refresh only has to filter."""
+    """Backtest every candidate, pick each series' model, and calibrate its bands from the same
+    backtests. The chosen model's parameters are the ones it estimated at the newest cutoff
+    (28 days before the last actual by default): smoothing parameters move slowly, the daily
+    refresh re-runs the states on the newest data, and a second estimation pass would cost
+    about a tenth of the selection's time."""
     config = config or BacktestConfig()
-    backtests, scores = backtest_frame(long, kind_of, config, region_of, workers, progress)
-    if scores.empty:
-        return SelectionRun(pd.DataFrame(columns=SPEC_COLUMNS), scores, backtests)
-    choice = select_models(scores)
-    factors = calibration_factors(backtests)
+    backtests = run_backtests(long, kind_of, config, region_of, workers, progress)
+    if backtests.scores.empty:
+        return SelectionRun(
+            pd.DataFrame(columns=SPEC_COLUMNS), backtests.scores, backtests.forecasts
+        )
+    choice = select_models(backtests.scores)
+    factors = calibration_factors(backtests.forecasts)
     specs = choice.merge(factors, on=["unique_id", "model"], how="left")
     specs[["factor_80", "factor_95"]] = specs[["factor_80", "factor_95"]].fillna(1.0)
     specs["basis"] = specs["basis"].fillna("none")
-    chosen = dict(zip(specs["unique_id"], specs["model"], strict=True))
-    tasks = [
-        (uid, group["ds"].to_numpy(), group["y"].to_numpy(dtype=float), kind_of(uid),
-         chosen[uid], history_days)
-        for uid, group in long.groupby("unique_id", sort=True)
-        if chosen.get(uid) in MODELS_WITH_PARAMS
-    ]  # fmt: skip
-    estimated = dict(map_series(_estimate_params, tasks, workers))
-    specs["params"] = [estimated.get(uid) for uid in specs["unique_id"]]
-    return SelectionRun(specs[SPEC_COLUMNS], scores, backtests)
+    specs["params"] = [
+        backtests.params.get((uid, model))
+        for uid, model in zip(specs["unique_id"], specs["model"], strict=True)
+    ]
+    return SelectionRun(specs[SPEC_COLUMNS], backtests.scores, backtests.forecasts)
 
 
-MODELS_WITH_PARAMS = ("ets", "sarimax")
 SPEC_COLUMNS = [
     "unique_id", "model", "params", "factor_80", "factor_95", "basis",
     "mase", "winkler_95", "reason",
 ]  # fmt: skip
-
-
-def _estimate_params(task: tuple) -> tuple[str, dict | None]:
-    uid, ds, y, kind, model_name, history_days = task
-    last = pd.Timestamp(np.max(ds))
-    series = prepare_series(ds, y, kind, last)
-    model = make_model(model_name, history_days=history_days)
-    try:
-        out = model.fit_predict(series.z, 1, start=series.index[0])
-    except FIT_FAILURES:
-        return uid, None  # the daily run estimates afresh (and falls back if it must)
-    return uid, out.params
 
 
 def specs_by_series(specs: pd.DataFrame) -> dict[str, SeriesSpec]:
