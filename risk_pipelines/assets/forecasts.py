@@ -20,6 +20,7 @@ from risk_pipelines.charts import forecast_chart_png, png_markdown
 from risk_pipelines.forecast_stages import (
     build_forecast_accuracy,
     coverage_summary,
+    kind_of,
     read_history,
     run_forecasts,
     run_model_selection,
@@ -208,7 +209,7 @@ def _calibration_table(build) -> str:
         return "_no backtests_"
     chosen = backtests.merge(specs[["unique_id", "model"]], on=["unique_id", "model"])
     factors = specs[["unique_id", "model", "factor_80", "factor_95", "basis"]]
-    after = apply_calibration(chosen, factors, lambda _: "count")
+    after = apply_calibration(chosen, factors, kind_of)
     rows = []
     for model, group in chosen.groupby("model"):
         a = after[after["model"] == model]

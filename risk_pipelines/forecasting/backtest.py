@@ -83,16 +83,10 @@ def run_backtests(
     return Backtests(forecasts, scores, params)
 
 
-def backtest_frame(
-    long: pd.DataFrame,
-    kind_of: Callable[[str], str],
-    config: BacktestConfig | None = None,
-    region_of: Callable[[str], str | None] | None = None,
-    workers: int = 1,
-    progress: Callable[[int, int], None] | None = None,
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The forecasts and scores of ``run_backtests``."""
-    result = run_backtests(long, kind_of, config, region_of, workers, progress)
+def backtest_frame(*args, **kwargs) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The forecasts and scores of ``run_backtests`` (same arguments), for callers that need
+    no parameters."""
+    result = run_backtests(*args, **kwargs)
     return result.forecasts, result.scores
 
 
