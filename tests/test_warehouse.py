@@ -7,7 +7,7 @@ import pytest
 import sqlalchemy as sa
 
 from risk_pipelines.warehouse import TABLES, Warehouse
-from risk_pipelines.warehouse.store import normalise_url
+from risk_pipelines.warehouse.store import SchemaMismatch, normalise_url
 
 DAY = dt.date(2026, 3, 1)
 
@@ -125,3 +125,24 @@ def test_refuses_to_replace_without_a_partition_clause(tmp_path):
 def test_bare_postgres_urls_use_psycopg2():
     assert normalise_url("postgresql://u@h/db") == "postgresql+psycopg2://u@h/db"
     assert normalise_url("sqlite:///x.db") == "sqlite:///x.db"
+
+
+def test_an_outdated_empty_table_is_rebuilt_and_a_filled_one_refused_by_name(warehouse_url):
+    Warehouse(warehouse_url)
+    engine = sa.create_engine(warehouse_url)
+    with engine.begin() as conn:  # forecast_accuracy as an earlier version defined it
+        conn.execute(sa.text("DROP TABLE forecast_accuracy"))
+        conn.execute(sa.text("CREATE TABLE forecast_accuracy (ds DATE, unique_id VARCHAR(300))"))
+    Warehouse(warehouse_url)  # empty: rebuilt
+    columns = {c["name"] for c in sa.inspect(engine).get_columns("forecast_accuracy")}
+    assert {"run_id", "scaled_error", "covered_95"} <= columns
+    with engine.begin() as conn:
+        conn.execute(sa.text("DROP TABLE forecast_accuracy"))
+        conn.execute(sa.text("CREATE TABLE forecast_accuracy (ds DATE, unique_id VARCHAR(300))"))
+        conn.execute(sa.text("INSERT INTO forecast_accuracy VALUES ('2026-01-01', 'a')"))
+    with pytest.raises(SchemaMismatch, match="forecast_accuracy predates this version"):
+        Warehouse(warehouse_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("DELETE FROM forecast_accuracy"))
+    Warehouse(warehouse_url)  # leaves the current definition for the next test
+    engine.dispose()

@@ -32,6 +32,10 @@ def redact_url(url: str) -> str:
     return sa.engine.make_url(normalise_url(url)).render_as_string(hide_password=True)
 
 
+class SchemaMismatch(RuntimeError):
+    """An existing table does not match this version's definition and holds data."""
+
+
 class Warehouse:
     """One warehouse reached by URL: SQLite by default, PostgreSQL in production."""
 
@@ -46,6 +50,27 @@ class Warehouse:
         return self.engine.dialect.name
 
     def ensure_schema(self) -> None:
+        """Create missing tables; an existing table whose columns or key differ from this
+        version's is rebuilt when empty and refused with its name when it holds rows."""
+        inspector = sa.inspect(self.engine)
+        existing = set(inspector.get_table_names())
+        for table in metadata.sorted_tables:
+            if table.name not in existing:
+                continue
+            columns = {c["name"] for c in inspector.get_columns(table.name)}
+            key = set(inspector.get_pk_constraint(table.name)["constrained_columns"])
+            wanted_key = {c.name for c in table.primary_key.columns}
+            missing = set(table.c.keys()) - columns
+            if not missing and key == wanted_key:
+                continue
+            if self.count(table.name):
+                raise SchemaMismatch(
+                    f"warehouse table {table.name} predates this version (missing columns "
+                    f"{sorted(missing) or 'none'}; key {sorted(key)} instead of "
+                    f"{sorted(wanted_key)}) and holds rows: migrate it, or for a demo "
+                    "warehouse start over (make clean)"
+                )
+            table.drop(self.engine)
         metadata.create_all(self.engine, checkfirst=True)
 
     def dispose(self) -> None:
