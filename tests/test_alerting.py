@@ -7,6 +7,7 @@ from risk_pipelines.alerting.evaluate import (
     Evaluation,
     evaluate_forecast_crosses,
     evaluate_outside_interval,
+    evaluate_rule,
 )
 from risk_pipelines.alerting.rules import RuleError, load_rules, parse_rules
 from risk_pipelines.alerting.state import step
@@ -200,3 +201,64 @@ def test_a_pending_alert_needs_real_breaches_to_fire_not_just_the_opening_bound(
     )
     transitions = apply(alerts, inside)
     assert transitions[0].after.state == "resolved" and transitions[0].notify is None
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"type": "threshold"}, "threshold needs a numeric 'threshold'"),
+        ({"type": "pct_change", "threshold": -0.5}, "pct_change 'threshold' is a positive"),
+        ({"type": "threshold", "threshold": 100, "recovery_threshold": 120},
+         "'recovery_threshold' 120 must lie on the safe side of 'threshold' 100"),
+        ({"type": "indicator_level"}, "'level' is required"),
+        ({"type": "indicator_level", "level": "high", "recovery_level": "critical"},
+         "'recovery_level' critical is above 'level' high"),
+        ({"type": "threshold", "threshold": 1, "level": "high"}, "belong to indicator_level"),
+    ],
+)  # fmt: skip
+def test_the_newer_rule_types_are_validated_with_the_field_named(change, message):
+    with pytest.raises(RuleError, match=message):
+        rule(**change)
+
+
+def one_day(day: str, value: float, score: float = 0.0, level: str = "ok") -> dict:
+    return {**indicator(value), "ds": pd.Timestamp(day), "score": score, "level": level}
+
+
+def drive(r, days: list[dict]) -> list[str]:
+    """Feed one indicator row a day through the rule and the state machine; the edges."""
+    open_alerts, edges = {}, []
+    frame = pd.DataFrame(days)
+    for ds in frame["ds"]:
+        for t in apply(open_alerts, evaluate_rule(r, ds, frame, pd.DataFrame())):
+            edges.append(f"{ds:%m-%d} {t.notify or t.after.state}")
+    return edges
+
+
+def test_a_threshold_rule_resolves_only_past_its_recovery_line():
+    r = rule(type="threshold", threshold=120, recovery_threshold=100, sustain=1, hold=1)
+    days = [one_day(f"2026-03-0{i}", v) for i, v in enumerate([130, 110, 105, 95], 1)]
+    # 110 and 105 are under the threshold but above the recovery line: still firing.
+    assert drive(r, days) == ["03-01 firing", "03-02 firing", "03-03 firing", "03-04 resolved"]
+
+
+def test_pct_change_compares_with_the_same_series_a_week_before():
+    r = rule(type="pct_change", threshold=1.0, min_abs_impact=20, compare_days=7)
+    week_before, today = one_day("2026-03-01", 100), one_day("2026-03-08", 250)
+    frame = pd.DataFrame([week_before, today])
+    evaluation = evaluate_rule(r, pd.Timestamp("2026-03-08"), frame, pd.DataFrame())
+    (breach,) = evaluation.breaches.values()
+    assert breach.observed == pytest.approx(1.5) and "+150% against 100" in breach.message
+    small = pd.DataFrame([one_day("2026-03-01", 10), one_day("2026-03-08", 25)])
+    assert not evaluate_rule(r, pd.Timestamp("2026-03-08"), small, pd.DataFrame()).breaches
+    down = rule(type="pct_change", threshold=0.5, direction="down", compare_days=7)
+    falling = pd.DataFrame([one_day("2026-03-01", 100), one_day("2026-03-08", 40)])
+    assert evaluate_rule(down, pd.Timestamp("2026-03-08"), falling, pd.DataFrame()).breaches
+
+
+def test_an_indicator_level_rule_fires_at_its_level_and_recovers_below_the_recovery_level():
+    r = rule(type="indicator_level", level="critical", recovery_level="elevated", hold=1,
+             sustain=1)  # fmt: skip
+    scores = [(5.5, "critical"), (3.5, "high"), (1.0, "ok")]
+    days = [one_day(f"2026-03-0{i}", 200, s, lvl) for i, (s, lvl) in enumerate(scores, 1)]
+    assert drive(r, days) == ["03-01 firing", "03-02 firing", "03-03 resolved"]

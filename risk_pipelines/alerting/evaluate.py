@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from risk_pipelines.alerting.rules import Rule
+from risk_pipelines.alerting.rules import LEVEL_SCORES, Rule
 
 
 @dataclass(frozen=True)
@@ -96,6 +96,86 @@ def evaluate_forecast_crosses(rule: Rule, forecasts: pd.DataFrame) -> Evaluation
                 ),
             )
     return Evaluation(rule, frozenset(rows["unique_id"]), breaches, _dims(rows), values)
+
+
+def evaluate_threshold(rule: Rule, indicators: pd.DataFrame) -> Evaluation:
+    """The actual itself against a fixed line (e.g. a zero-view removal rate below 60 %)."""
+    rows = _matching(rule, indicators)
+    rows = rows[rows["value"].notna()]
+    up = rule.direction == "up"
+    breaches = {}
+    for row in rows.to_dict("records"):
+        value = float(row["value"])
+        if (value >= rule.threshold) if up else (value <= rule.threshold):
+            breaches[row["unique_id"]] = Breach(
+                value,
+                rule.threshold,
+                f"{_describe(row)} was {value:,.4g} on {pd.Timestamp(row['ds']):%Y-%m-%d}, "
+                f"{'at or above' if up else 'at or below'} the threshold {rule.threshold:,.4g}",
+            )
+    values = dict(zip(rows["unique_id"], rows["value"].astype(float), strict=True))
+    return Evaluation(rule, frozenset(rows["unique_id"]), breaches, _dims(rows), values)
+
+
+def evaluate_pct_change(rule: Rule, today: pd.DataFrame, earlier: pd.DataFrame) -> Evaluation:
+    """The change against the same series ``compare_days`` before (``earlier`` holds that day's
+    rows), as a fraction; ``min_abs_impact`` gates on the absolute change."""
+    rows = _matching(rule, today)
+    before = earlier.set_index("unique_id")["value"] if not earlier.empty else pd.Series()
+    rows = rows.assign(before=rows["unique_id"].map(before).astype(float))
+    rows = rows[rows["value"].notna() & (rows["before"] > 0)]
+    sign = 1.0 if rule.direction == "up" else -1.0
+    breaches, values = {}, {}
+    for row in rows.to_dict("records"):
+        value, previous = float(row["value"]), float(row["before"])
+        change = (value - previous) / previous
+        values[row["unique_id"]] = change
+        if sign * change >= rule.threshold and abs(value - previous) >= rule.min_abs_impact:
+            breaches[row["unique_id"]] = Breach(
+                change,
+                sign * rule.threshold,
+                f"{_describe(row)} was {value:,.4g} on {pd.Timestamp(row['ds']):%Y-%m-%d}, "
+                f"{change:+.0%} against {previous:,.4g} {rule.compare_days} days before "
+                f"(threshold {sign * rule.threshold:+.0%})",
+            )
+    return Evaluation(rule, frozenset(values), breaches, _dims(rows), values)
+
+
+def evaluate_indicator_level(rule: Rule, indicators: pd.DataFrame) -> Evaluation:
+    """The indicator's risk level at or above ``level`` (its score past the level's start)."""
+    rows = _matching(rule, indicators)
+    rows = rows[rows["score"].notna()]
+    line = LEVEL_SCORES[rule.level]
+    breaches = {}
+    for row in rows.to_dict("records"):
+        if row["score"] >= line:
+            breaches[row["unique_id"]] = Breach(
+                float(row["score"]),
+                line,
+                f"{_describe(row)} is {row['level']} on {pd.Timestamp(row['ds']):%Y-%m-%d} "
+                f"(surprise score {row['score']:.1f}; value {row['value']:,.4g} against "
+                f"expected {row['expected']:,.4g})",
+            )
+    values = dict(zip(rows["unique_id"], rows["score"].astype(float), strict=True))
+    return Evaluation(rule, frozenset(rows["unique_id"]), breaches, _dims(rows), values)
+
+
+def evaluate_rule(
+    rule: Rule, day: pd.Timestamp, indicators: pd.DataFrame, forecasts: pd.DataFrame
+) -> Evaluation:
+    """One rule on one day. ``indicators`` holds at least that day (and, for pct_change, the
+    day ``compare_days`` before); ``forecasts`` the full-horizon forecasts made that day."""
+    today = indicators[indicators["ds"] == day]
+    if rule.type == "outside_interval":
+        return evaluate_outside_interval(rule, today)
+    if rule.type == "forecast_crosses":
+        return evaluate_forecast_crosses(rule, forecasts)
+    if rule.type == "threshold":
+        return evaluate_threshold(rule, today)
+    if rule.type == "pct_change":
+        earlier = indicators[indicators["ds"] == day - pd.Timedelta(days=rule.compare_days)]
+        return evaluate_pct_change(rule, today, earlier)
+    return evaluate_indicator_level(rule, today)
 
 
 def _dims(rows: pd.DataFrame) -> dict[str, dict[str, str]]:

@@ -19,7 +19,28 @@ rules:
     bound: upper                    # yhat | upper (the 95 % upper bound; lower when down)
     threshold: 0.45
     within_days: 14
+  - id: zero_view_removals_high
+    type: threshold                 # the actual itself against a fixed line
+    match: {metric: zero_view_removal_rate}
+    direction: down
+    threshold: 0.6
+    recovery_threshold: 0.65        # hysteresis: resolves only once back above 0.65
+  - id: reports_doubling
+    type: pct_change                # change against the same day compare_days before
+    match: {metric: user_reports}
+    threshold: 1.0                  # +100 % (down: -100 % ... as a positive fraction)
+    compare_days: 7
+    min_abs_impact: 20              # and at least 20 more reports
+  - id: any_critical_series
+    type: indicator_level           # the indicator's risk level (ok < elevated < high < critical)
+    level: critical
+    recovery_level: elevated        # resolves only once below elevated again
 ```
+
+Every rule can also carry ``recovery_threshold`` (``recovery_level`` for indicator_level):
+a separate line the series must come back past before a firing alert resolves. Without it, an
+outside_interval alert recovers against the band it broke out of, and the other types against
+their own threshold.
 """
 
 from __future__ import annotations
@@ -30,9 +51,12 @@ from typing import Any
 
 import yaml
 
+from risk_pipelines.indicators.surprise import LEVEL_THRESHOLDS
 from risk_pipelines.metrics.series import SERIES_DIMENSIONS
 
-RULE_TYPES = ("outside_interval", "forecast_crosses")
+RULE_TYPES = ("outside_interval", "forecast_crosses", "threshold", "pct_change", "indicator_level")
+# The score at which each risk level starts (indicators/surprise.py documents the levels).
+LEVEL_SCORES = {level: score for level, score in LEVEL_THRESHOLDS}
 SEVERITIES = ("info", "low", "medium", "high", "critical")
 KNOWN_CHANNELS = ("log",)
 
@@ -58,9 +82,25 @@ class Rule:
     routes: tuple[str, ...] = ("log",)
     owners: tuple[str, ...] = ()
     description: str = ""
+    recovery_threshold: float | None = None
+    compare_days: int = 7
+    level: str | None = None
+    recovery_level: str | None = None
 
     def matches(self, dims: dict[str, str]) -> bool:
         return all(dims.get(k) in values for k, values in self.match.items())
+
+    def recovery_value(self) -> float | None:
+        """The line a firing alert's value must come back past to count as clean, on the scale
+        of the value the rule compares; None: the bound in force when the alert opened."""
+        if self.type == "indicator_level":
+            return LEVEL_SCORES[self.recovery_level or self.level]
+        line = self.recovery_threshold
+        if self.type in ("threshold", "pct_change") and line is None:
+            line = self.threshold
+        if self.type == "pct_change" and line is not None and self.direction == "down":
+            return -line
+        return line
 
 
 def load_rules(path: Path) -> list[Rule]:
@@ -109,6 +149,10 @@ _FIELDS = {
     "routes",
     "owners",
     "description",
+    "recovery_threshold",
+    "compare_days",
+    "level",
+    "recovery_level",
 }
 
 
@@ -134,8 +178,30 @@ def _parse_rule(raw: dict, where: str) -> Rule:
         for k, vals in match.items()
     }
     threshold = _number(raw, "threshold", where, default=None)
-    if rule_type == "forecast_crosses" and threshold is None:
-        raise RuleError(f"{where}: forecast_crosses needs a numeric 'threshold'")
+    if rule_type in ("forecast_crosses", "threshold", "pct_change") and threshold is None:
+        raise RuleError(f"{where}: {rule_type} needs a numeric 'threshold'")
+    if rule_type == "pct_change" and threshold <= 0:
+        raise RuleError(
+            f"{where}: pct_change 'threshold' is a positive fraction (0.5 = 50 %); the "
+            f"direction says up or down, got {threshold}"
+        )
+    recovery = _number(raw, "recovery_threshold", where, default=None)
+    if recovery is not None and threshold is not None:
+        up = direction == "up" or rule_type == "pct_change"
+        if (recovery > threshold) if up else (recovery < threshold):
+            raise RuleError(
+                f"{where}: 'recovery_threshold' {recovery:g} must lie on the safe side of "
+                f"'threshold' {threshold:g} ({'at or below' if up else 'at or above'} it)"
+            )
+    level = recovery_level = None
+    if rule_type == "indicator_level":
+        level = _choice(raw, "level", tuple(LEVEL_SCORES), where, required=True)
+        recovery_level = _choice(raw, "recovery_level", (*LEVEL_SCORES, None), where, default=None)
+        if recovery_level and LEVEL_SCORES[recovery_level] > LEVEL_SCORES[level]:
+            raise RuleError(f"{where}: 'recovery_level' {recovery_level} is above 'level' {level}")
+        direction = "up"  # scores are signed so that positive is the risky direction
+    elif "level" in raw or "recovery_level" in raw:
+        raise RuleError(f"{where}: 'level' and 'recovery_level' belong to indicator_level rules")
     routes = tuple(raw.get("routes") or ("log",))
     bad_routes = set(routes) - set(KNOWN_CHANNELS)
     if bad_routes:
@@ -156,6 +222,10 @@ def _parse_rule(raw: dict, where: str) -> Rule:
         routes=routes,
         owners=tuple(raw.get("owners") or ()),
         description=str(raw.get("description", "")),
+        recovery_threshold=recovery,
+        compare_days=int(_number(raw, "compare_days", where, default=7, minimum=1)),
+        level=level,
+        recovery_level=recovery_level,
     )
 
 

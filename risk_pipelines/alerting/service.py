@@ -15,7 +15,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from risk_pipelines.alerting.channels import Channel, Notification, default_channels
-from risk_pipelines.alerting.evaluate import evaluate_forecast_crosses, evaluate_outside_interval
+from risk_pipelines.alerting.evaluate import evaluate_rule
 from risk_pipelines.alerting.rules import Rule
 from risk_pipelines.alerting.state import step
 from risk_pipelines.warehouse import alerts as alert_store
@@ -73,16 +73,17 @@ def evaluate_pending_days(
         report.skipped_days = len(days) - max_catchup_days
         log.info("catching up: skipping %d older day(s)", report.skipped_days)
         days = days[-max_catchup_days:]
-    indicators = warehouse.read_range("risk_indicators", "ds", days[0], days[-1])
+    lookback = max((r.compare_days for r in rules if r.type == "pct_change"), default=0)
+    first = days[0] - dt.timedelta(days=lookback)
+    indicators = warehouse.read_range("risk_indicators", "ds", first, days[-1])
     longest = max((r.within_days for r in rules if r.type == "forecast_crosses"), default=0)
     forecasts = _full_horizon_forecasts(warehouse, days[0], days[-1], longest)
     latest_day = days[-1]
     for day in days:
         ts = pd.Timestamp(day)
-        today_ind = indicators[indicators["ds"] == ts]
         today_fc = forecasts[forecasts["as_of"] == ts] if not forecasts.empty else forecasts
         notify = (latest_day - day).days < notify_within_days
-        _evaluate_day(warehouse, rules, day, today_ind, today_fc, now, notify, channels, report)
+        _evaluate_day(warehouse, rules, ts, indicators, today_fc, now, notify, channels, report)
         report.days.append(day)
     report.firing_now = len(alert_store.list_alerts(warehouse, "firing"))
     return report
@@ -96,12 +97,11 @@ def _evaluate_day(warehouse, rules, day, indicators, forecasts, now, notify, cha
         open_alerts = alert_store.load_open_alerts(conn)
         counts = {"opened": 0, "fired": 0, "resolved": 0}
         for rule in rules:
-            if rule.type == "outside_interval":
-                evaluation = evaluate_outside_interval(rule, indicators)
-            else:
-                evaluation = evaluate_forecast_crosses(rule, forecasts)
+            evaluation = evaluate_rule(rule, day, indicators, forecasts)
             transitions = step(open_alerts, evaluation)
-            states = alert_store.apply_transitions(conn, transitions, day, now, evaluation.dims)
+            states = alert_store.apply_transitions(
+                conn, transitions, day.date(), now, evaluation.dims
+            )
             for t, state in zip(transitions, states, strict=True):
                 counts["opened"] += t.before is None
                 counts["fired"] += t.notify == "firing"
@@ -120,7 +120,7 @@ def _evaluate_day(warehouse, rules, day, indicators, forecasts, now, notify, cha
                     )
         firing = sum(1 for a in alert_store.load_open_alerts(conn).values() if a.state == "firing")
         alert_store.record_evaluation(
-            conn, day, now, rules=len(rules), firing_after=firing, **counts
+            conn, day.date(), now, rules=len(rules), firing_after=firing, **counts
         )
     # Delivery happens after the state is committed; every attempt is recorded.
     with warehouse.engine.begin() as conn:

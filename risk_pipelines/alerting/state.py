@@ -89,7 +89,9 @@ def step(
 
 def _still_beyond_opening_bound(current: AlertState, evaluation: Evaluation, uid: str):
     value = evaluation.values.get(uid)
-    reference = current.threshold
+    # A rule's own recovery line (hysteresis) wins over the bound the alert opened at.
+    recovery = evaluation.rule.recovery_value()
+    reference = recovery if recovery is not None else current.threshold
     if value is None or reference is None:
         return None
     up = evaluation.rule.direction == "up"
@@ -99,6 +101,7 @@ def _still_beyond_opening_bound(current: AlertState, evaluation: Evaluation, uid
             value,
             reference,
             f"{current.message.split(';')[0]}; latest {value:,.4g}, still {side} "
-            f"{reference:,.4g}, the bound when the alert opened",
+            f"{reference:,.4g}, "
+            + ("its recovery line" if recovery is not None else "the bound when the alert opened"),
         )
     return None
