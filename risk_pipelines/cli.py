@@ -55,6 +55,29 @@ def _parser() -> argparse.ArgumentParser:
     listing = alerts_sub.add_parser("list", help="list alerts")
     listing.add_argument("--state", choices=["pending", "firing", "resolved"])
     listing.add_argument("--limit", type=int, default=50)
+    ack = alerts_sub.add_parser("ack", help="acknowledge an alert")
+    ack.add_argument("alert_id", type=int)
+    ack.add_argument("--by", required=True, help="who acknowledges")
+    label = alerts_sub.add_parser("label", help="give an alert feedback")
+    label.add_argument("alert_id", type=int)
+    label.add_argument("label", choices=["confirmed", "false_alarm", "expected", "new_trend"])
+    label.add_argument("--by", required=True)
+    alerts_sub.add_parser("precision", help="per-rule precision from the labels")
+
+    silences = sub.add_parser("silences", help="mute matching alerts' notifications for a while")
+    silences_sub = silences.add_subparsers(dest="silences_command", required=True)
+    add = silences_sub.add_parser("add", help="add a silence (at most 30 days)")
+    add.add_argument("--match", action="append", default=[], metavar="KEY=VALUE",
+                     help="rule_id or a series dimension; repeat to narrow")  # fmt: skip
+    add.add_argument("--hours", type=float, help="how long (or --until)")
+    add.add_argument("--until", type=dt.datetime.fromisoformat, help="UTC, e.g. 2026-12-01T08:00")
+    add.add_argument("--author", required=True)
+    add.add_argument("--comment", required=True, help="why: shown with every held-back alert")
+    silences_list = silences_sub.add_parser("list", help="active silences (--all: every one)")
+    silences_list.add_argument("--all", action="store_true")
+    expire = silences_sub.add_parser("expire", help="end a silence now")
+    expire.add_argument("silence_id", type=int)
+    expire.add_argument("--by", required=True)
     return parser
 
 
@@ -70,7 +93,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "select-models":
             return _select_models()
         if args.command == "alerts":
-            return _alerts_list(args.state, args.limit)
+            return _alerts(args)
+        if args.command == "silences":
+            return _silences(args)
     except (ValueError, OSError) as exc:  # LandingError, RuleError and bad input are ValueErrors
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -206,12 +231,56 @@ def _print_alerts(warehouse, state: str | None, limit: int) -> None:
         )
 
 
-def _alerts_list(state: str | None, limit: int) -> int:
+def _alerts(args) -> int:
+    from risk_pipelines.warehouse import alerts as store
     from risk_pipelines.warehouse.store import Warehouse
 
-    settings = load_settings()
-    _print_alerts(Warehouse(settings.warehouse_url), state, limit)
+    warehouse = Warehouse(load_settings().warehouse_url)
+    now = _utc_now()
+    if args.alerts_command == "list":
+        _print_alerts(warehouse, args.state, args.limit)
+    elif args.alerts_command == "ack":
+        store.acknowledge(warehouse, args.alert_id, args.by, now)
+        print(f"alert #{args.alert_id} acknowledged by {args.by}")
+    elif args.alerts_command == "label":
+        store.label_alert(warehouse, args.alert_id, args.label, args.by, now)
+        print(f"alert #{args.alert_id} labelled {args.label} by {args.by}")
+    else:
+        table = store.precision_by_rule(warehouse)
+        print(table.to_string(index=False) if not table.empty else "no fired alerts yet")
     return 0
+
+
+def _silences(args) -> int:
+    from risk_pipelines.alerting.silences import SilenceError, new_silence, parse_matchers
+    from risk_pipelines.warehouse import alerts as store
+    from risk_pipelines.warehouse.store import Warehouse
+
+    warehouse = Warehouse(load_settings().warehouse_url)
+    now = _utc_now()
+    if args.silences_command == "add":
+        if (args.hours is None) == (args.until is None):
+            raise SilenceError("give exactly one of --hours or --until")
+        until = args.until or now + dt.timedelta(hours=args.hours)
+        silence = new_silence(parse_matchers(args.match), args.author, args.comment, now, until)
+        silence_id = store.add_silence(warehouse, silence)
+        print(f"silence #{silence_id} until {until:%Y-%m-%d %H:%M} UTC: {silence.describe()}")
+    elif args.silences_command == "list":
+        with warehouse.engine.connect() as conn:
+            found = store.load_silences(conn, now, active_only=not args.all)
+        for silence in found:
+            state = "active" if silence.active(now) else "ended"
+            print(f"  [{state}] until {silence.expires_at:%Y-%m-%d %H:%M} {silence.describe()}")
+        if not found:
+            print("  no active silences" if not args.all else "  no silences")
+    else:
+        store.expire_silence(warehouse, args.silence_id, args.by, now)
+        print(f"silence #{args.silence_id} ended by {args.by}")
+    return 0
+
+
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 if __name__ == "__main__":

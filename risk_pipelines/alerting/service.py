@@ -17,7 +17,9 @@ import sqlalchemy as sa
 from risk_pipelines.alerting.channels import Channel, Notification, default_channels
 from risk_pipelines.alerting.evaluate import evaluate_rule
 from risk_pipelines.alerting.rules import Rule
+from risk_pipelines.alerting.silences import covering
 from risk_pipelines.alerting.state import step
+from risk_pipelines.metrics.series import split_series_id
 from risk_pipelines.warehouse import alerts as alert_store
 from risk_pipelines.warehouse.forecast_runs import newest_runs
 from risk_pipelines.warehouse.schema import metric_forecasts, risk_indicators
@@ -36,6 +38,7 @@ class EvaluationReport:
     suppressed_history: int = 0
     firing_now: int = 0
     skipped_days: int = 0
+    silenced: int = 0
 
     def summary(self) -> str:
         if not self.days:
@@ -44,6 +47,7 @@ class EvaluationReport:
             f"evaluated {len(self.days)} day(s) {self.days[0]}..{self.days[-1]}: "
             f"{self.fired} fired, {self.resolved} resolved, {self.firing_now} firing now, "
             f"{self.notifications} notification(s) sent"
+            + (f", {self.silenced} held back by silences" if self.silenced else "")
         )
 
 
@@ -124,9 +128,14 @@ def _evaluate_day(warehouse, rules, day, indicators, forecasts, now, notify, cha
         )
     # Delivery happens after the state is committed; every attempt is recorded.
     with warehouse.engine.begin() as conn:
+        silences = alert_store.load_silences(conn, now)
         for note in outbox:
+            silence = covering(silences, note.rule_id, _series_dims(note.unique_id), now)
             for route in routes[note.rule_id]:
-                if notify:
+                if silence is not None:
+                    status, attempts, error = "silenced", 0, silence.describe()
+                    report.silenced += 1
+                elif notify:
                     delivery = channels[route].send(note)
                     report.notifications += delivery.status == "sent"
                     status, attempts, error = delivery.status, delivery.attempts, delivery.error
@@ -139,6 +148,13 @@ def _evaluate_day(warehouse, rules, day, indicators, forecasts, now, notify, cha
     report.opened += counts["opened"]
     report.fired += counts["fired"]
     report.resolved += counts["resolved"]
+
+
+def _series_dims(unique_id: str) -> dict[str, str]:
+    try:
+        return split_series_id(unique_id)
+    except ValueError:
+        return {}
 
 
 def _days_with_indicators(warehouse: Warehouse, after: dt.date | None) -> list[dt.date]:

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from risk_pipelines.alerting.silences import Silence
 from risk_pipelines.alerting.state import AlertState, Transition
-from risk_pipelines.warehouse.schema import alert_evaluations, alert_notifications, alerts
+from risk_pipelines.warehouse.schema import (
+    alert_evaluations,
+    alert_notifications,
+    alert_silences,
+    alerts,
+)
 from risk_pipelines.warehouse.store import Warehouse
 
 OPEN_STATES = ("pending", "firing")
@@ -121,3 +128,94 @@ def list_alerts(warehouse: Warehouse, state: str | None = None) -> pd.DataFrame:
     if state:
         query = query.where(alerts.c.state == state)
     return warehouse.read_query(query)
+
+
+# -- silences, acknowledgements, labels ----------------------------------------------------------
+
+LABELS = ("confirmed", "false_alarm", "expected", "new_trend")
+
+
+def add_silence(warehouse: Warehouse, silence: Silence) -> int:
+    with warehouse.engine.begin() as conn:
+        result = conn.execute(
+            sa.insert(alert_silences).values(
+                matcher=json.dumps(silence.matcher, sort_keys=True),
+                author=silence.author,
+                comment=silence.comment,
+                starts_at=silence.starts_at,
+                expires_at=silence.expires_at,
+            )
+        )
+        return int(result.inserted_primary_key[0])
+
+
+def load_silences(conn: Connection, now: dt.datetime, *, active_only: bool = True) -> list:
+    query = sa.select(alert_silences).order_by(alert_silences.c.silence_id)
+    if active_only:
+        query = query.where(alert_silences.c.expires_at > now, alert_silences.c.starts_at <= now)
+    return [
+        Silence(
+            json.loads(row.matcher), row.author, row.comment, row.starts_at, row.expires_at,
+            row.silence_id,
+        )
+        for row in conn.execute(query)
+    ]  # fmt: skip
+
+
+def expire_silence(warehouse: Warehouse, silence_id: int, by: str, now: dt.datetime) -> None:
+    with warehouse.engine.begin() as conn:
+        updated = conn.execute(
+            sa.update(alert_silences)
+            .where(alert_silences.c.silence_id == silence_id, alert_silences.c.expires_at > now)
+            .values(expires_at=now, expired_by=by)
+        ).rowcount
+    if not updated:
+        raise ValueError(f"silence #{silence_id} does not exist or has already ended")
+
+
+def acknowledge(warehouse: Warehouse, alert_id: int, by: str, now: dt.datetime) -> None:
+    _update_alert(warehouse, alert_id, ack_by=by, ack_at=now)
+
+
+def label_alert(warehouse: Warehouse, alert_id: int, label: str, by: str, now: dt.datetime) -> None:
+    if label not in LABELS:
+        raise ValueError(f"label {label!r}: expected one of {list(LABELS)}")
+    values = {"label": label}
+    if not _alert_row(warehouse, alert_id).ack_by:  # labelling an alert acknowledges it
+        values |= {"ack_by": by, "ack_at": now}
+    _update_alert(warehouse, alert_id, **values)
+
+
+def precision_by_rule(warehouse: Warehouse) -> pd.DataFrame:
+    """Per rule: alerts fired, how many were labelled, each label, and precision.
+
+    Precision is the share of labelled alerts that pointed at a real change (``confirmed`` or
+    ``new_trend``); ``expected`` (a known event) and ``false_alarm`` count against the rule, as
+    both cost leadership attention without telling them something new."""
+    frame = warehouse.read_query(
+        sa.select(alerts.c.rule_id, alerts.c.label).where(alerts.c.fired_at.is_not(None))
+    )
+    if frame.empty:
+        return pd.DataFrame(columns=["rule_id", "fired", "labelled", *LABELS, "precision"])
+    counts = pd.crosstab(frame["rule_id"], frame["label"].fillna("unlabelled"))
+    out = pd.DataFrame({"fired": frame.groupby("rule_id").size()})
+    for label in LABELS:
+        out[label] = counts.get(label, 0)
+    out["labelled"] = out[list(LABELS)].sum(axis=1)
+    useful = out["confirmed"] + out["new_trend"]
+    out["precision"] = (useful / out["labelled"]).where(out["labelled"] > 0).round(3)
+    return out.reset_index()[["rule_id", "fired", "labelled", *LABELS, "precision"]]
+
+
+def _alert_row(warehouse: Warehouse, alert_id: int):
+    with warehouse.engine.connect() as conn:
+        row = conn.execute(sa.select(alerts).where(alerts.c.alert_id == alert_id)).first()
+    if row is None:
+        raise ValueError(f"alert #{alert_id} does not exist")
+    return row
+
+
+def _update_alert(warehouse: Warehouse, alert_id: int, **values) -> None:
+    _alert_row(warehouse, alert_id)
+    with warehouse.engine.begin() as conn:
+        conn.execute(sa.update(alerts).where(alerts.c.alert_id == alert_id).values(**values))

@@ -230,11 +230,23 @@ alert_notifications = Table(
     Column("alert_id", Integer, ForeignKey("alerts.alert_id"), nullable=False),
     Column("event", String(20), nullable=False, comment="firing | resolved | renotify"),
     Column("channel", String(40), nullable=False),
-    Column("status", String(12), nullable=False, comment="sent | failed"),
+    Column("status", String(12), nullable=False, comment="sent | failed | skipped | silenced"),
     Column("attempts", Integer, nullable=False),
     Column("error", Text),
     Column("created_at", DateTime, nullable=False),
     Column("sent_at", DateTime),
+)
+
+alert_silences = Table(
+    "alert_silences",
+    metadata,
+    Column("silence_id", Integer, primary_key=True, autoincrement=True),
+    Column("matcher", Text, nullable=False, comment="JSON: rule_id and/or series dimensions"),
+    Column("author", String(120), nullable=False),
+    Column("comment", Text, nullable=False),
+    Column("starts_at", DateTime, nullable=False),
+    Column("expires_at", DateTime, nullable=False, comment="at most 30 days after the start"),
+    Column("expired_by", String(120), comment="who ended it early, if anyone"),
 )
 
 # The days the alert rules have been evaluated for. Kept in the warehouse rather than only in a
