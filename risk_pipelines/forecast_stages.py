@@ -156,15 +156,12 @@ def run_model_selection(
         run_id=run_id, selected_at=now, as_of=as_of
     )
     rows["params"] = [json.dumps(p, sort_keys=True) if p else None for p in rows["params"]]
-    scores = backtest_rows(selection.scores, run_id, now) if not selection.scores.empty else None
-    return SelectionBuild(
-        selection,
-        rows,
-        scores if scores is not None else pd.DataFrame(),
-        run_id,
-        as_of,
-        skipped,
+    scores = (
+        backtest_rows(selection.scores, run_id, now)
+        if not selection.scores.empty
+        else pd.DataFrame()
     )
+    return SelectionBuild(selection, rows, scores, run_id, as_of, skipped)
 
 
 def store_selection(warehouse: Warehouse, build: SelectionBuild) -> None:
@@ -239,3 +236,17 @@ def coverage_summary(accuracy: pd.DataFrame) -> pd.DataFrame:
         .reset_index()
         .round(3)
     )
+
+
+def next_day_accuracy(accuracy: pd.DataFrame) -> dict[str, float]:
+    """Coverage and mean scaled error of the primary forecasts made the day before."""
+    if accuracy.empty:
+        return {}
+    next_day = accuracy[accuracy["is_primary"] & (accuracy["horizon"] == 1)]
+    if next_day.empty:
+        return {}
+    return {
+        "next_day_coverage_80": float(next_day["covered_80"].mean()),
+        "next_day_coverage_95": float(next_day["covered_95"].mean()),
+        "next_day_mase": float(next_day["scaled_error"].mean()),
+    }

@@ -59,3 +59,15 @@ def test_a_series_with_few_backtest_days_borrows_its_models_factor():
     factors = calibration_factors(forecasts)
     assert (factors["basis"] == "model").all()
     assert factors["factor_95"].nunique() == 1
+
+
+def test_the_calibration_report_shows_each_chosen_models_coverage_before_and_after():
+    from risk_pipelines.forecasting.calibration import calibration_report
+
+    config = BacktestConfig(horizon=28, windows=6, step=28, models=("seasonal_naive",))
+    forecasts, _ = backtest_frame(noisy_series(), lambda _: "count", config)
+    specs = calibration_factors(forecasts)
+    (row,) = calibration_report(forecasts, specs, lambda _: "count").to_dict("records")
+    assert row["model"] == "seasonal_naive" and row["series"] == 12
+    assert abs(row["coverage_95_after"] - 0.95) < abs(row["coverage_95_before"] - 0.95)
+    assert calibration_report(forecasts.iloc[:0], specs, lambda _: "count").empty

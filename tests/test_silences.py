@@ -91,6 +91,8 @@ def test_labels_acknowledge_and_give_each_rule_its_precision(warehouse_url, capl
     store.label_alert(warehouse, fr, "false_alarm", "ben", NOW)
     with pytest.raises(ValueError, match="expected one of"):
         store.label_alert(warehouse, fr, "meh", "ben", NOW)
+    with pytest.raises(ValueError, match="alert #999 does not exist"):
+        store.acknowledge(warehouse, 999, "ben", NOW)
     alerts = store.list_alerts(warehouse).set_index("alert_id")
     assert alerts.loc[de, "ack_by"] == "ana" and alerts.loc[fr, "label"] == "false_alarm"
     (row,) = store.precision_by_rule(warehouse).to_dict("records")

@@ -128,12 +128,12 @@ def test_bare_postgres_urls_use_psycopg2():
 
 
 def test_an_outdated_empty_table_is_rebuilt_and_a_filled_one_refused_by_name(warehouse_url):
-    Warehouse(warehouse_url)
-    engine = sa.create_engine(warehouse_url)
+    warehouse = Warehouse(warehouse_url)
+    engine = warehouse.engine
     with engine.begin() as conn:  # forecast_accuracy as an earlier version defined it
         conn.execute(sa.text("DROP TABLE forecast_accuracy"))
         conn.execute(sa.text("CREATE TABLE forecast_accuracy (ds DATE, unique_id VARCHAR(300))"))
-    Warehouse(warehouse_url)  # empty: rebuilt
+    warehouse.ensure_schema()  # what start-up does: empty, so rebuilt
     columns = {c["name"] for c in sa.inspect(engine).get_columns("forecast_accuracy")}
     assert {"run_id", "scaled_error", "covered_95"} <= columns
     with engine.begin() as conn:
@@ -141,8 +141,8 @@ def test_an_outdated_empty_table_is_rebuilt_and_a_filled_one_refused_by_name(war
         conn.execute(sa.text("CREATE TABLE forecast_accuracy (ds DATE, unique_id VARCHAR(300))"))
         conn.execute(sa.text("INSERT INTO forecast_accuracy VALUES ('2026-01-01', 'a')"))
     with pytest.raises(SchemaMismatch, match="forecast_accuracy predates this version"):
-        Warehouse(warehouse_url)
+        warehouse.ensure_schema()
     with engine.begin() as conn:
         conn.execute(sa.text("DELETE FROM forecast_accuracy"))
-    Warehouse(warehouse_url)  # leaves the current definition for the next test
-    engine.dispose()
+    warehouse.ensure_schema()  # leaves the current definition for the next test
+    warehouse.dispose()

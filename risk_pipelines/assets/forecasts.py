@@ -21,13 +21,14 @@ from risk_pipelines.forecast_stages import (
     build_forecast_accuracy,
     coverage_summary,
     kind_of,
+    next_day_accuracy,
     read_history,
     run_forecasts,
     run_model_selection,
     store_selection,
 )
-from risk_pipelines.forecasting.calibration import apply_calibration
-from risk_pipelines.forecasting.scoring import coverage
+from risk_pipelines.forecasting.backtest import score_summary
+from risk_pipelines.forecasting.calibration import calibration_report
 from risk_pipelines.resources import PipelineConfigResource, WarehouseResource
 from risk_pipelines.warehouse.schema import daily_metrics as daily_metrics_table
 from risk_pipelines.warehouse.store import Warehouse
@@ -82,8 +83,13 @@ def forecast_model_selection(
             "series_per_model": dg.MetadataValue.json(
                 {k: int(v) for k, v in specs["model"].value_counts().items()}
             ),
-            "backtest_scores": dg.MetadataValue.md(_score_table(build.selection.scores)),
-            "calibration": dg.MetadataValue.md(_calibration_table(build)),
+            "backtest_scores": _markdown(
+                score_summary(build.selection.scores), "_no series long enough to backtest_"
+            ),
+            "calibration": _markdown(
+                calibration_report(build.selection.backtests, build.selection.specs, kind_of),
+                "_no backtests_",
+            ),
             "selection_preview": preview(
                 specs[["unique_id", "model", "mase", "factor_80", "factor_95", "reason"]], 12
             ),
@@ -165,72 +171,17 @@ def forecast_accuracy(
     db = warehouse.get()
     rows = build_forecast_accuracy(db, days)
     db.replace_rows("forecast_accuracy", rows, between=("ds", days[0], days[-1]))
-    summary = coverage_summary(rows)
-    primary = rows[rows["is_primary"]] if not rows.empty else rows
-    next_day = primary[primary["horizon"] == 1] if not primary.empty else primary
     metadata = {
         "dagster/row_count": len(rows),
         "partitions": span(days),
-        "coverage_by_model_and_horizon": dg.MetadataValue.md(
-            summary.to_markdown(index=False) if not summary.empty else "_no forecasts yet_"
-        ),
+        "coverage_by_model_and_horizon": _markdown(coverage_summary(rows), "_no forecasts yet_"),
+        **next_day_accuracy(rows),
     }
-    if not next_day.empty:
-        metadata["next_day_coverage_80"] = float(next_day["covered_80"].mean())
-        metadata["next_day_coverage_95"] = float(next_day["covered_95"].mean())
-        metadata["next_day_mase"] = float(next_day["scaled_error"].mean())
     return dg.MaterializeResult(metadata=metadata)
 
 
-def _score_table(scores: pd.DataFrame) -> str:
-    if scores.empty:
-        return "_no series long enough to backtest_"
-    table = (
-        scores.groupby("model")
-        .agg(
-            series=("unique_id", "nunique"),
-            mase=("mase", "mean"),
-            smape=("smape", "mean"),
-            coverage_80=("coverage_80", "mean"),
-            coverage_95=("coverage_95", "mean"),
-            winkler_95=("winkler_95", "median"),
-        )
-        .round(3)
-        .reset_index()
-    )
-    return table.to_markdown(index=False)
-
-
-def _calibration_table(build) -> str:
-    """Per chosen model: the median factors, and the backtest coverage before and after them
-    (on the backtests the factors came from, so 'after' is optimistic)."""
-    backtests, specs = build.selection.backtests, build.selection.specs
-    if backtests.empty:
-        return "_no backtests_"
-    chosen = backtests.merge(specs[["unique_id", "model"]], on=["unique_id", "model"])
-    factors = specs[["unique_id", "model", "factor_80", "factor_95", "basis"]]
-    after = apply_calibration(chosen, factors, kind_of)
-    rows = []
-    for model, group in chosen.groupby("model"):
-        a = after[after["model"] == model]
-        f = specs[specs["model"] == model]
-        rows.append(
-            {
-                "model": model,
-                "series": len(f),
-                "factor_80": round(float(f["factor_80"].median()), 3),
-                "factor_95": round(float(f["factor_95"].median()), 3),
-                "coverage_80_before": _cover(group, "80"),
-                "coverage_80_after": _cover(a, "80"),
-                "coverage_95_before": _cover(group, "95"),
-                "coverage_95_after": _cover(a, "95"),
-            }
-        )
-    return pd.DataFrame(rows).to_markdown(index=False)
-
-
-def _cover(frame: pd.DataFrame, level: str) -> float:
-    return round(coverage(frame["actual"], frame[f"yhat_lo_{level}"], frame[f"yhat_hi_{level}"]), 3)
+def _markdown(frame: pd.DataFrame, empty: str) -> dg.MetadataValue:
+    return dg.MetadataValue.md(frame.to_markdown(index=False) if not frame.empty else empty)
 
 
 def _charts(db: Warehouse, latest: pd.DataFrame, as_of: dt.date) -> str:

@@ -203,6 +203,25 @@ def score_backtests(forecasts: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(records)
 
 
+def score_summary(scores: pd.DataFrame) -> pd.DataFrame:
+    """Per model: series backtested, mean MASE, sMAPE and coverage, median Winkler score."""
+    if scores.empty:
+        return pd.DataFrame()
+    return (
+        scores.groupby("model")
+        .agg(
+            series=("unique_id", "nunique"),
+            mase=("mase", "mean"),
+            smape=("smape", "mean"),
+            coverage_80=("coverage_80", "mean"),
+            coverage_95=("coverage_95", "mean"),
+            winkler_95=("winkler_95", "median"),
+        )
+        .round(3)
+        .reset_index()
+    )
+
+
 BACKTEST_COLUMNS = [
     "unique_id", "model", "cutoff", "horizon",
     "mase", "smape", "coverage_80", "coverage_95", "winkler_95",

@@ -15,6 +15,8 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
+from risk_pipelines.forecasting.scoring import coverage
+
 LEVELS = ("80", "95")
 MIN_ROWS_PER_SERIES = 40
 
@@ -83,3 +85,32 @@ def apply_calibration(
         out[lo] = out[lo].clip(lower=0)
         out.loc[rate, hi] = out.loc[rate, hi].clip(upper=1)
     return out
+
+
+def calibration_report(
+    backtests: pd.DataFrame, specs: pd.DataFrame, kind_of: Callable[[str], str]
+) -> pd.DataFrame:
+    """Per chosen model: series, median factors, and the backtest coverage of the chosen
+    models before and after calibration (on the backtests the factors came from, so 'after'
+    is optimistic)."""
+    if backtests.empty:
+        return pd.DataFrame()
+    chosen = backtests.merge(specs[["unique_id", "model"]], on=["unique_id", "model"])
+    after = apply_calibration(
+        chosen, specs[["unique_id", "model", "factor_80", "factor_95", "basis"]], kind_of
+    )
+    rows = []
+    for model, before in chosen.groupby("model"):
+        calibrated = after[after["model"] == model]
+        chosen_specs = specs[specs["model"] == model]
+        row = {"model": model, "series": len(chosen_specs)}
+        for level in LEVELS:
+            row[f"factor_{level}"] = round(float(chosen_specs[f"factor_{level}"].median()), 3)
+        for level in LEVELS:
+            for label, frame in (("before", before), ("after", calibrated)):
+                row[f"coverage_{level}_{label}"] = round(
+                    coverage(frame["actual"], frame[f"yhat_lo_{level}"], frame[f"yhat_hi_{level}"]),
+                    3,
+                )
+        rows.append(row)
+    return pd.DataFrame(rows)

@@ -69,11 +69,10 @@ class ProphetModel:
             # Prophet still calls pandas APIs that newer pandas deprecates; not ours to fix.
             warnings.filterwarnings("ignore", module="prophet")
             warnings.filterwarnings("ignore", category=FutureWarning)
-            return self._fit_and_forecast(model, history, days, window, z, offset, horizon)
+            model.fit(history)
+            return self._forecast(model, days, window, len(z), offset, horizon, yearly, country)
 
-    def _fit_and_forecast(self, model, history, days, window, z, offset, horizon):
-        yearly, country = model.yearly_seasonality, holiday_country(self.region)
-        model.fit(history)
+    def _forecast(self, model, days, window, n, offset, horizon, yearly, country) -> ModelOutput:
         future = pd.DataFrame(
             {"ds": pd.date_range(days[-1] + pd.Timedelta(days=1), periods=horizon, freq="D")}
         )
@@ -89,8 +88,8 @@ class ProphetModel:
         sd = (forecast["yhat_upper"] - forecast["yhat_lower"]).to_numpy() / (2 * Z95)
         if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(sd))):
             raise ModelFailed("non-finite forecast")
-        fitted = np.full(len(z), np.nan)
-        fitted_sd = np.full(len(z), np.nan)
+        fitted = np.full(n, np.nan)
+        fitted_sd = np.full(n, np.nan)
         if self.in_sample:
             model.uncertainty_samples = 0  # the in-sample fit needs no band
             in_sample = model.predict(pd.DataFrame({"ds": days}))["yhat"].to_numpy()

@@ -180,10 +180,14 @@ def acknowledge(warehouse: Warehouse, alert_id: int, by: str, now: dt.datetime) 
 def label_alert(warehouse: Warehouse, alert_id: int, label: str, by: str, now: dt.datetime) -> None:
     if label not in LABELS:
         raise ValueError(f"label {label!r}: expected one of {list(LABELS)}")
-    values = {"label": label}
-    if not _alert_row(warehouse, alert_id).ack_by:  # labelling an alert acknowledges it
-        values |= {"ack_by": by, "ack_at": now}
-    _update_alert(warehouse, alert_id, **values)
+    # Labelling an alert acknowledges it, unless someone already has.
+    _update_alert(
+        warehouse,
+        alert_id,
+        label=label,
+        ack_by=sa.func.coalesce(alerts.c.ack_by, by),
+        ack_at=sa.func.coalesce(alerts.c.ack_at, now),
+    )
 
 
 def precision_by_rule(warehouse: Warehouse) -> pd.DataFrame:
@@ -207,15 +211,10 @@ def precision_by_rule(warehouse: Warehouse) -> pd.DataFrame:
     return out.reset_index()[["rule_id", "fired", "labelled", *LABELS, "precision"]]
 
 
-def _alert_row(warehouse: Warehouse, alert_id: int):
-    with warehouse.engine.connect() as conn:
-        row = conn.execute(sa.select(alerts).where(alerts.c.alert_id == alert_id)).first()
-    if row is None:
-        raise ValueError(f"alert #{alert_id} does not exist")
-    return row
-
-
 def _update_alert(warehouse: Warehouse, alert_id: int, **values) -> None:
-    _alert_row(warehouse, alert_id)
     with warehouse.engine.begin() as conn:
-        conn.execute(sa.update(alerts).where(alerts.c.alert_id == alert_id).values(**values))
+        updated = conn.execute(
+            sa.update(alerts).where(alerts.c.alert_id == alert_id).values(**values)
+        ).rowcount
+    if not updated:
+        raise ValueError(f"alert #{alert_id} does not exist")

@@ -32,6 +32,9 @@ def redact_url(url: str) -> str:
     return sa.engine.make_url(normalise_url(url)).render_as_string(hide_password=True)
 
 
+_SCHEMA_CHECKED: set[str] = set()
+
+
 class SchemaMismatch(RuntimeError):
     """An existing table does not match this version's definition and holds data."""
 
@@ -42,8 +45,10 @@ class Warehouse:
     def __init__(self, url: str, *, create: bool = True) -> None:
         self.url = normalise_url(url)
         self.engine: Engine = _make_engine(self.url)
-        if create:
+        # Inspecting every table costs dozens of queries on PostgreSQL: once per process and URL.
+        if create and self.url not in _SCHEMA_CHECKED:
             self.ensure_schema()
+            _SCHEMA_CHECKED.add(self.url)
 
     @property
     def dialect(self) -> str:
