@@ -45,5 +45,29 @@ def forecast_chart_png(history: pd.DataFrame, forecast: pd.DataFrame, title: str
     return buffer.getvalue()
 
 
+def indicator_chart_png(frame: pd.DataFrame, title: str) -> bytes:
+    """An indicator's actuals (ds, value) against its expected value and 95 % band."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7.5, 2.6), dpi=90)
+    ax.fill_between(
+        frame["ds"], frame["lower"], frame["upper"], color="#4c72b0", alpha=0.2, label="95%"
+    )
+    ax.plot(frame["ds"], frame["expected"], color="#4c72b0", linewidth=1.2, label="expected")
+    ax.plot(frame["ds"], frame["value"], color="#c44e52", linewidth=1.4, label="actual")
+    ax.set_title(title, fontsize=9, loc="left")
+    ax.tick_params(labelsize=7)
+    ax.legend(fontsize=7, loc="upper left", ncol=3, frameon=False)
+    ax.grid(alpha=0.25)
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    plt.close(fig)
+    return buffer.getvalue()
+
+
 def png_markdown(png: bytes, alt: str) -> str:
     return f"![{alt}](data:image/png;base64,{base64.b64encode(png).decode('ascii')})"

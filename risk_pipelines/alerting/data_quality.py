@@ -15,7 +15,9 @@ from pathlib import Path
 import pandas as pd
 import sqlalchemy as sa
 
-from risk_pipelines.alerting.channels import Channel, Notification
+from risk_pipelines.alerting.channels import Channel
+from risk_pipelines.alerting.dispatch import dispatch
+from risk_pipelines.alerting.routes import DEFAULT_ROUTES, RouteConfig
 from risk_pipelines.sources import landing
 from risk_pipelines.sources.delivery import assess_freshness
 from risk_pipelines.warehouse import alerts as alert_store
@@ -24,7 +26,7 @@ from risk_pipelines.warehouse.store import Warehouse
 
 RULE_PREFIX = "data_quality."
 OWNERS = ("team:risk-data-engineering",)
-SEVERITY = {"suite": "critical", "freshness": "warning", "schema": "warning"}
+SEVERITY = {"suite": "critical", "freshness": "medium", "schema": "medium"}
 
 
 @dataclass
@@ -74,8 +76,9 @@ def current_problems(
 
 def evaluate_data_quality(
     warehouse: Warehouse,
-    channels: dict[str, Channel],
+    routes: RouteConfig = DEFAULT_ROUTES,
     *,
+    channels: dict[str, Channel] | None = None,
     landing_dir: Path,
     deadlines: dict[str, float],
     now: dt.datetime,
@@ -83,7 +86,7 @@ def evaluate_data_quality(
 ) -> DataQualityReport:
     problems = current_problems(warehouse, landing_dir, deadlines, now, lookback_days)
     report = DataQualityReport()
-    outbox: list[Notification] = []
+    outbox: list[tuple] = []
     with warehouse.engine.begin() as conn:
         open_alerts = {
             key: state
@@ -98,12 +101,12 @@ def evaluate_data_quality(
             day = dt.date.fromisoformat(unique_id.split("|")[1])
             values = dict(
                 rule_id=rule_id, unique_id=unique_id, state="firing",
-                severity=SEVERITY.get(check, "warning"), first_breach_ds=day,
+                severity=SEVERITY.get(check, "medium"), first_breach_ds=day,
                 last_evaluated_ds=day, opened_at=now, fired_at=now, breach_count=1,
                 clean_count=0, message=f"{unique_id.split('|')[0]} {day}: {message}",
             )  # fmt: skip
             alert_id = conn.execute(sa.insert(alerts).values(**values)).inserted_primary_key[0]
-            outbox.append(_note(alert_id, "firing", values["severity"], key, values["message"]))
+            outbox.append((alert_id, "firing", values["severity"], values["message"]))
             report.fired.append(values["message"])
         for key, state in open_alerts.items():
             if key in problems or _still_failing_outside_window(conn, key, now, lookback_days):
@@ -114,18 +117,18 @@ def evaluate_data_quality(
                 .values(state="resolved", resolved_at=now, clean_count=1)
             )
             outbox.append(
-                _note(state.alert_id, "resolved", state.severity, key, f"resolved: {state.message}")
+                (state.alert_id, "resolved", state.severity, f"resolved: {state.message}")
             )
             report.resolved.append(state.message)
     with warehouse.engine.begin() as conn:
-        for note in outbox:
-            for name, channel in channels.items():
-                delivery = channel.send(note)
-                report.notifications += delivery.status == "sent"
-                alert_store.record_notification(
-                    conn, note.alert_id, note.event, name, delivery.status,
-                    delivery.attempts, delivery.error, now,
+        for alert_id, event, severity, message in outbox:
+            for route in routes.data_quality_routes:
+                alert_store.queue_notification(
+                    conn, alert_id=alert_id, event=event, route=route,
+                    key=f"{alert_id}:{event}:{route}", severity=severity, message=message,
+                    owners=OWNERS, now=now,
                 )  # fmt: skip
+    report.notifications = dispatch(warehouse, routes, now, channels=channels).sent
     return report
 
 
@@ -148,10 +151,6 @@ def _still_failing_outside_window(conn, key, now, lookback_days) -> bool:
 
 def _key(check: str, dataset: str, day: dt.date) -> tuple[str, str]:
     return f"{RULE_PREFIX}{check}", f"{dataset}|{day.isoformat()}"
-
-
-def _note(alert_id, event, severity, key, message) -> Notification:
-    return Notification(alert_id, event, severity, key[0], key[1], message, OWNERS)
 
 
 def _date(value) -> dt.date:

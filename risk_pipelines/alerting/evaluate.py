@@ -14,6 +14,7 @@ class Breach:
     observed: float
     threshold: float
     message: str
+    score: float | None = None  # the surprise score, where the rule works on one
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,9 @@ DIMS = ["metric", "policy_category", "region", "surface", "platform"]
 
 def _matching(rule: Rule, frame: pd.DataFrame) -> pd.DataFrame:
     mask = pd.Series(True, index=frame.index)
+    if "indicator" in frame:
+        # A rule judges the metric's own indicator unless it names a derived one.
+        mask &= frame["indicator"] == (rule.indicator or frame["metric"])
     for key, values in rule.match.items():
         mask &= frame[key].isin(values)
     return frame[mask]
@@ -60,6 +64,7 @@ def evaluate_outside_interval(rule: Rule, indicators: pd.DataFrame) -> Evaluatio
             breaches[row["unique_id"]] = Breach(
                 observed=value,
                 threshold=bound,
+                score=float(row["score"]),
                 message=(
                     f"{_describe(row)} was {value:,.4g} on {pd.Timestamp(row['ds']):%Y-%m-%d}, "
                     f"{side} the 95% band (expected {expected:,.4g}, bound {bound:,.4g}, "
@@ -155,6 +160,7 @@ def evaluate_indicator_level(rule: Rule, indicators: pd.DataFrame) -> Evaluation
                 f"{_describe(row)} is {row['level']} on {pd.Timestamp(row['ds']):%Y-%m-%d} "
                 f"(surprise score {row['score']:.1f}; value {row['value']:,.4g} against "
                 f"expected {row['expected']:,.4g})",
+                score=float(row["score"]),
             )
     values = dict(zip(rows["unique_id"], rows["score"].astype(float), strict=True))
     return Evaluation(rule, frozenset(rows["unique_id"]), breaches, _dims(rows), values)

@@ -37,7 +37,19 @@ rules:
     recovery_level: elevated        # resolves only once below elevated again
 ```
 
-Every rule can also carry ``recovery_threshold`` (``recovery_level`` for indicator_level):
+Every rule can also carry:
+
+```yaml
+    renotify_days: 7                # remind while still firing, every 7 evaluated days (0: never)
+    escalate_at: 5                  # past this, severity rises to escalate_to and a notice goes
+    escalate_to: critical           #   out at once (surprise score for outside_interval and
+                                    #   indicator_level; otherwise the compared value)
+    indicator: week_over_week       # judge a derived indicator of the matched series instead of
+                                    #   the metric itself (risk_indicators.indicator)
+    routes: [log, risk-slack]       # routes declared in channels.yaml beside this file
+```
+
+and ``recovery_threshold`` (``recovery_level`` for indicator_level):
 a separate line the series must come back past before a firing alert resolves. Without it, an
 outside_interval alert recovers against the band it broke out of, and the other types against
 their own threshold.
@@ -45,20 +57,20 @@ their own threshold.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from risk_pipelines.alerting.routes import SEVERITIES, load_routes
 from risk_pipelines.indicators.surprise import LEVEL_THRESHOLDS
 from risk_pipelines.metrics.series import SERIES_DIMENSIONS
 
 RULE_TYPES = ("outside_interval", "forecast_crosses", "threshold", "pct_change", "indicator_level")
 # The score at which each risk level starts (indicators/surprise.py documents the levels).
 LEVEL_SCORES = {level: score for level, score in LEVEL_THRESHOLDS}
-SEVERITIES = ("info", "low", "medium", "high", "critical")
-KNOWN_CHANNELS = ("log",)
 
 
 class RuleError(ValueError):
@@ -86,9 +98,30 @@ class Rule:
     compare_days: int = 7
     level: str | None = None
     recovery_level: str | None = None
+    renotify_days: int = 7
+    escalate_at: float | None = None
+    escalate_to: str | None = None
+    indicator: str | None = None
 
     def matches(self, dims: dict[str, str]) -> bool:
         return all(dims.get(k) in values for k, values in self.match.items())
+
+    def escalates(self, breach) -> bool:
+        """Whether a breach is past ``escalate_at``, on the scale the rule compares: the
+        surprise score for outside_interval and indicator_level, else the observed value (the
+        change as a positive fraction for pct_change)."""
+        if self.escalate_at is None:
+            return False
+        if self.type in ("outside_interval", "indicator_level"):
+            value, up = breach.score, True
+        elif self.type == "pct_change":
+            value = breach.observed if self.direction == "up" else -breach.observed
+            up = True
+        else:
+            value, up = breach.observed, self.direction == "up"
+        if value is None:
+            return False
+        return value >= self.escalate_at if up else value <= self.escalate_at
 
     def recovery_value(self) -> float | None:
         """The line a firing alert's value must come back past to count as clean, on the scale
@@ -103,18 +136,23 @@ class Rule:
         return line
 
 
-def load_rules(path: Path) -> list[Rule]:
+def load_rules(path: Path, known_routes: Collection[str] | None = None) -> list[Rule]:
+    """``known_routes``: the routes of the channels.yaml beside the rules file by default."""
     path = Path(path)
+    if known_routes is None:
+        known_routes = list(load_routes(path.parent / "channels.yaml").routes)
     try:
         document = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
         raise RuleError(f"{path}: alert rule file not found") from exc
     except yaml.YAMLError as exc:
         raise RuleError(f"{path}: not valid YAML: {exc}") from exc
-    return parse_rules(document, source=str(path))
+    return parse_rules(document, source=str(path), known_routes=known_routes)
 
 
-def parse_rules(document: Any, source: str = "<rules>") -> list[Rule]:
+def parse_rules(
+    document: Any, source: str = "<rules>", known_routes: Collection[str] = ("log",)
+) -> list[Rule]:
     if not isinstance(document, dict) or not isinstance(document.get("rules"), list):
         raise RuleError(f"{source}: expected a mapping with a 'rules' list")
     rules, seen = [], set()
@@ -129,7 +167,7 @@ def parse_rules(document: Any, source: str = "<rules>") -> list[Rule]:
         if rule_id in seen:
             raise RuleError(f"{where}: duplicate id")
         seen.add(rule_id)
-        rules.append(_parse_rule(raw, where))
+        rules.append(_parse_rule(raw, where, known_routes))
     return rules
 
 
@@ -153,10 +191,14 @@ _FIELDS = {
     "compare_days",
     "level",
     "recovery_level",
+    "renotify_days",
+    "escalate_at",
+    "escalate_to",
+    "indicator",
 }
 
 
-def _parse_rule(raw: dict, where: str) -> Rule:
+def _parse_rule(raw: dict, where: str, known_routes) -> Rule:
     unknown = set(raw) - _FIELDS
     if unknown:
         raise RuleError(f"{where}: unknown field(s) {sorted(unknown)}; allowed: {sorted(_FIELDS)}")
@@ -203,9 +245,23 @@ def _parse_rule(raw: dict, where: str) -> Rule:
     elif "level" in raw or "recovery_level" in raw:
         raise RuleError(f"{where}: 'level' and 'recovery_level' belong to indicator_level rules")
     routes = tuple(raw.get("routes") or ("log",))
-    bad_routes = set(routes) - set(KNOWN_CHANNELS)
+    bad_routes = set(routes) - set(known_routes)
     if bad_routes:
-        raise RuleError(f"{where}: unknown route(s) {sorted(bad_routes)}; known: {KNOWN_CHANNELS}")
+        raise RuleError(
+            f"{where}: unknown route(s) {sorted(bad_routes)}; known: {sorted(known_routes)} "
+            "(routes are declared in channels.yaml)"
+        )
+    escalate_at = _number(raw, "escalate_at", where, default=None)
+    escalate_to = _choice(raw, "escalate_to", (*SEVERITIES, None), where, default=None)
+    if (escalate_at is None) != (escalate_to is None):
+        raise RuleError(f"{where}: 'escalate_at' and 'escalate_to' go together")
+    if escalate_to and SEVERITIES.index(escalate_to) <= SEVERITIES.index(severity):
+        raise RuleError(
+            f"{where}: 'escalate_to' {escalate_to} must be more severe than 'severity' {severity}"
+        )
+    indicator = raw.get("indicator")
+    if indicator is not None and not isinstance(indicator, str):
+        raise RuleError(f"{where}: 'indicator' must be a string (an indicator name)")
     return Rule(
         id=raw["id"],
         type=rule_type,
@@ -226,6 +282,10 @@ def _parse_rule(raw: dict, where: str) -> Rule:
         compare_days=int(_number(raw, "compare_days", where, default=7, minimum=1)),
         level=level,
         recovery_level=recovery_level,
+        renotify_days=int(_number(raw, "renotify_days", where, default=7, minimum=0)),
+        escalate_at=escalate_at,
+        escalate_to=escalate_to,
+        indicator=indicator,
     )
 
 

@@ -2,25 +2,34 @@
 
 The days already evaluated are recorded in the warehouse (``alert_evaluations``), so the
 sensor and the command line can both call this and no day is evaluated twice. Evaluating a day
-is one transaction: alert states and the evaluation record change together.
+is one transaction: alert states, the evaluation record and the queued notifications change
+together; delivery (``dispatch``) comes after, from the queue, so a channel that is down can
+neither undo an evaluation nor lose a notification.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 from dataclasses import dataclass, field
 
 import pandas as pd
 import sqlalchemy as sa
 
-from risk_pipelines.alerting.channels import Channel, Notification, default_channels
+from risk_pipelines.alerting import root_cause
+from risk_pipelines.alerting.calendar import Calendar
+from risk_pipelines.alerting.channels import Channel
+from risk_pipelines.alerting.config import AlertConfig
+from risk_pipelines.alerting.dispatch import DispatchReport, dispatch
 from risk_pipelines.alerting.evaluate import evaluate_rule
+from risk_pipelines.alerting.routes import DEFAULT_ROUTES, SEVERITIES, RouteConfig
 from risk_pipelines.alerting.rules import Rule
 from risk_pipelines.alerting.silences import covering
 from risk_pipelines.alerting.state import step
-from risk_pipelines.metrics.series import split_series_id
+from risk_pipelines.metrics.catalog import spec_for
 from risk_pipelines.warehouse import alerts as alert_store
+from risk_pipelines.warehouse.aggregates import decision_breakdown
 from risk_pipelines.warehouse.forecast_runs import newest_runs
 from risk_pipelines.warehouse.schema import metric_forecasts, risk_indicators
 from risk_pipelines.warehouse.store import Warehouse
@@ -39,15 +48,20 @@ class EvaluationReport:
     firing_now: int = 0
     skipped_days: int = 0
     silenced: int = 0
+    suppressed: int = 0
+    queued: int = 0
+    delivery: DispatchReport = field(default_factory=DispatchReport)
 
     def summary(self) -> str:
+        delivered = self.delivery.summary()
         if not self.days:
-            return "no new day to evaluate"
+            return "no new day to evaluate; " + delivered
         return (
             f"evaluated {len(self.days)} day(s) {self.days[0]}..{self.days[-1]}: "
-            f"{self.fired} fired, {self.resolved} resolved, {self.firing_now} firing now, "
-            f"{self.notifications} notification(s) sent"
-            + (f", {self.silenced} held back by silences" if self.silenced else "")
+            f"{self.fired} fired, {self.resolved} resolved, {self.firing_now} firing now; "
+            + delivered
+            + (f"; {self.silenced} held back by silences" if self.silenced else "")
+            + (f"; {self.suppressed} suppressed by known events" if self.suppressed else "")
         )
 
 
@@ -55,106 +69,232 @@ def evaluate_pending_days(
     warehouse: Warehouse,
     rules: list[Rule],
     *,
+    routes: RouteConfig = DEFAULT_ROUTES,
+    calendar: Calendar | None = None,
     now: dt.datetime | None = None,
     max_catchup_days: int = 90,
     notify_within_days: int = 3,
     channels: dict[str, Channel] | None = None,
 ) -> EvaluationReport:
-    """Evaluate every day with indicators newer than the last evaluated day.
+    """Evaluate every day with indicators newer than the last evaluated day, then deliver.
 
     On a first run over a long backfill, only the last ``max_catchup_days`` are evaluated, and
     only changes on the last ``notify_within_days`` days are sent: replayed history is recorded
-    (notification status ``skipped``) rather than paged to leadership.
+    (notification status ``skipped``) rather than paged to leadership. Whatever earlier calls
+    left undelivered is retried here too, even when there is no new day.
     """
     now = now or dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    channels = channels or default_channels()
+    calendar = calendar or Calendar()
     report = EvaluationReport()
     through = alert_store.evaluated_through(warehouse)
     days = _days_with_indicators(warehouse, after=through)
-    if not days:
-        return report
     if len(days) > max_catchup_days:
         report.skipped_days = len(days) - max_catchup_days
         log.info("catching up: skipping %d older day(s)", report.skipped_days)
         days = days[-max_catchup_days:]
-    lookback = max((r.compare_days for r in rules if r.type == "pct_change"), default=0)
-    first = days[0] - dt.timedelta(days=lookback)
-    indicators = warehouse.read_range("risk_indicators", "ds", first, days[-1])
-    longest = max((r.within_days for r in rules if r.type == "forecast_crosses"), default=0)
-    forecasts = _full_horizon_forecasts(warehouse, days[0], days[-1], longest)
-    latest_day = days[-1]
-    for day in days:
-        ts = pd.Timestamp(day)
-        today_fc = forecasts[forecasts["as_of"] == ts] if not forecasts.empty else forecasts
-        notify = (latest_day - day).days < notify_within_days
-        _evaluate_day(warehouse, rules, ts, indicators, today_fc, now, notify, channels, report)
-        report.days.append(day)
-    report.firing_now = len(alert_store.list_alerts(warehouse, "firing"))
+    if days:
+        lookback = max((r.compare_days for r in rules if r.type == "pct_change"), default=0)
+        first = days[0] - dt.timedelta(days=max(lookback, 7))
+        indicators = warehouse.read_range("risk_indicators", "ds", first, days[-1])
+        longest = max((r.within_days for r in rules if r.type == "forecast_crosses"), default=0)
+        forecasts = _full_horizon_forecasts(warehouse, days[0], days[-1], longest)
+        context = _AlertContext(warehouse, indicators, calendar)
+        for day in days:
+            ts = pd.Timestamp(day)
+            today_fc = forecasts[forecasts["as_of"] == ts] if not forecasts.empty else forecasts
+            notify = (days[-1] - day).days < notify_within_days
+            _evaluate_day(
+                warehouse, rules, routes, ts, indicators, today_fc, now, notify, context, report
+            )
+            report.days.append(day)
+        report.firing_now = len(alert_store.list_alerts(warehouse, "firing"))
+    report.delivery = dispatch(
+        warehouse,
+        routes,
+        now,
+        channels=channels,
+        chart_for=lambda items: alert_chart(warehouse, items),
+    )
+    report.notifications = report.delivery.sent
     return report
 
 
-def _evaluate_day(warehouse, rules, day, indicators, forecasts, now, notify, channels, report):
-    owners = {r.id: r.owners for r in rules}
-    routes = {r.id: r.routes for r in rules}
-    outbox = []
+def evaluate_with_config(warehouse: Warehouse, config: AlertConfig, **options) -> EvaluationReport:
+    """``evaluate_pending_days`` with the rules, routes and calendar of a config folder."""
+    return evaluate_pending_days(
+        warehouse, config.rules, routes=config.routes, calendar=config.calendar, **options
+    )
+
+
+def _evaluate_day(
+    warehouse, rules, routes, day, indicators, forecasts, now, notify, context, report
+):
+    counts = {"opened": 0, "fired": 0, "resolved": 0}
     with warehouse.engine.begin() as conn:
         open_alerts = alert_store.load_open_alerts(conn)
-        counts = {"opened": 0, "fired": 0, "resolved": 0}
+        muted = alert_store.muted_identities(conn, day.date())
+        silences = alert_store.load_silences(conn, now)
         for rule in rules:
             evaluation = evaluate_rule(rule, day, indicators, forecasts)
-            transitions = step(open_alerts, evaluation)
+            transitions = step(open_alerts, evaluation, day.date(), muted)
             states = alert_store.apply_transitions(
                 conn, transitions, day.date(), now, evaluation.dims
             )
+            clean = [
+                uid
+                for uid in evaluation.evaluated - set(evaluation.breaches)
+                if (rule.id, uid) in muted
+            ]
+            alert_store.unmute(conn, rule.id, clean)
             for t, state in zip(transitions, states, strict=True):
                 counts["opened"] += t.before is None
                 counts["fired"] += t.notify == "firing"
                 counts["resolved"] += t.notify == "resolved"
+                if t.after.state == "resolved" or state.alert_id is None:
+                    open_alerts.pop((state.rule_id, state.unique_id), None)
+                else:
+                    open_alerts[(state.rule_id, state.unique_id)] = state
                 if t.notify:
-                    outbox.append(
-                        Notification(
-                            state.alert_id,
-                            t.notify,
-                            state.severity,
-                            state.rule_id,
-                            state.unique_id,
-                            state.message,
-                            owners[state.rule_id],
-                        )
-                    )
-        firing = sum(1 for a in alert_store.load_open_alerts(conn).values() if a.state == "firing")
+                    dims = evaluation.dims.get(state.unique_id, {})
+                    _queue(conn, rule, routes, state, t.notify, dims, day, now, notify,
+                           silences, context, report)  # fmt: skip
+        firing = sum(1 for a in open_alerts.values() if a.state == "firing")
         alert_store.record_evaluation(
             conn, day.date(), now, rules=len(rules), firing_after=firing, **counts
         )
-    # Delivery happens after the state is committed; every attempt is recorded.
-    with warehouse.engine.begin() as conn:
-        silences = alert_store.load_silences(conn, now)
-        for note in outbox:
-            silence = covering(silences, note.rule_id, _series_dims(note.unique_id), now)
-            for route in routes[note.rule_id]:
-                if silence is not None:
-                    status, attempts, error = "silenced", 0, silence.describe()
-                    report.silenced += 1
-                elif notify:
-                    delivery = channels[route].send(note)
-                    report.notifications += delivery.status == "sent"
-                    status, attempts, error = delivery.status, delivery.attempts, delivery.error
-                else:
-                    status, attempts, error = "skipped", 0, "historical replay: not sent"
-                    report.suppressed_history += 1
-                alert_store.record_notification(
-                    conn, note.alert_id, note.event, route, status, attempts, error, now
-                )
     report.opened += counts["opened"]
     report.fired += counts["fired"]
     report.resolved += counts["resolved"]
 
 
-def _series_dims(unique_id: str) -> dict[str, str]:
-    try:
-        return split_series_id(unique_id)
-    except ValueError:
-        return {}
+def _queue(conn, rule, routes, state, event, dims, day, now, notify, silences, context, report):
+    """Queue one notification per route that takes it, or record why it is held back."""
+    if event in ("firing", "escalated"):
+        contributors = context.contributors(day, dims, rule.direction)
+        events = context.calendar.on(day.date(), dims)
+        annotation = "; ".join(e.describe() for e in events) or None
+        alert_store.set_alert_context(
+            conn,
+            state.alert_id,
+            contributors=json.dumps(contributors) if contributors else None,
+            annotation=annotation,
+        )
+    else:
+        events = [e for e in context.calendar.on(day.date(), dims) if e.effect == "suppress"]
+    suppressing = next((e for e in events if e.effect == "suppress"), None)
+    silence = covering(silences, rule.id, dims, now)
+    for route_name in rule.routes:
+        route = routes.routes.get(route_name)
+        if route is not None and not route.takes(state.severity, dims.get("policy_category")):
+            continue
+        status, error = "queued", None
+        if silence is not None:
+            status, error = "silenced", silence.describe()
+            report.silenced += 1
+        elif suppressing is not None:
+            status, error = "suppressed", suppressing.describe()
+            report.suppressed += 1
+        elif not notify:
+            status, error = "skipped", "historical replay: not sent"
+            report.suppressed_history += 1
+        else:
+            report.queued += 1
+        alert_store.queue_notification(
+            conn,
+            alert_id=state.alert_id,
+            event=event,
+            route=route_name,
+            key=f"{state.alert_id}:{event}:{day:%Y-%m-%d}:{route_name}",
+            severity=state.severity,
+            message=state.message if event != "resolved" else f"resolved: {state.message}",
+            owners=rule.owners,
+            now=now,
+            status=status,
+            error=error,
+        )
+
+
+class _AlertContext:
+    """What an alert carries besides its own numbers: root cause and known events."""
+
+    def __init__(self, warehouse: Warehouse, indicators: pd.DataFrame, calendar: Calendar):
+        self.warehouse, self.indicators, self.calendar = warehouse, indicators, calendar
+
+    def contributors(self, day: pd.Timestamp, dims: dict, direction: str) -> list[dict]:
+        if not dims:
+            return []
+        today = self.indicators[self.indicators["ds"] == day]
+        week_before = self.indicators[self.indicators["ds"] == day - pd.Timedelta(days=7)]
+        finer = root_cause.finer_series(today, dims)
+        rate = spec_for(dims["metric"]).kind == "rate"
+        candidates = root_cause.candidates_from_indicators(finer, week_before)
+        found = root_cause.top_contributors(candidates, direction, rate=rate)
+        if found:
+            return found
+        # A leaf series has no finer series stored: split its raw decisions instead.
+        return self._from_raw_decisions(day.date(), dims, direction)
+
+    def _from_raw_decisions(self, day: dt.date, dims: dict, direction: str) -> list[dict]:
+        """Split the series' raw rows (decisions or incidents) along each dimension it
+        aggregates, today against the same weekday a week before."""
+        week_before = day - dt.timedelta(days=7)
+        rate = spec_for(dims["metric"]).kind == "rate"
+        frames = []
+        for by in RAW_SPLITS:
+            if dims.get(by, "all") != "all":
+                continue
+            counts = decision_breakdown(
+                self.warehouse, dims["metric"], dims, by, [day, week_before]
+            )
+            if counts.empty:
+                continue
+            if rate:
+                counts = counts.assign(n=counts["n"] / counts["d"].where(counts["d"] > 0))
+            wide = counts.pivot_table(index=by, columns="ds", values="n")
+            today_rows = counts[counts["ds"] == day].set_index(by)
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "dimension": by,
+                        "value": wide.index,
+                        "actual": wide.get(day, pd.Series(dtype=float)).reindex(wide.index),
+                        "baseline": wide.get(week_before, pd.Series(dtype=float)).reindex(
+                            wide.index
+                        ),
+                        "weight": today_rows["d"].reindex(wide.index) if rate else float("nan"),
+                    }
+                ).fillna({"actual": 0.0, "baseline": 0.0} if not rate else {})
+            )
+        if not frames:
+            return []
+        candidates = pd.concat(frames, ignore_index=True)
+        return root_cause.top_contributors(candidates, direction, rate=rate)
+
+
+# The raw-table columns a leaf series can be split by (those its series key does not fix).
+RAW_SPLITS = ("surface", "detection_source", "policy_category", "region")
+
+
+def alert_chart(warehouse: Warehouse, items: list) -> bytes | None:
+    """The most severe alert's series over six weeks: actual against the expected band."""
+    from risk_pipelines.charts import indicator_chart_png
+
+    firing = [i for i in items if i.event != "resolved"] or items
+    top = max(firing, key=lambda i: SEVERITY_RANK.get(i.severity, 0))
+    t = risk_indicators
+    query = (
+        sa.select(t.c.ds, t.c.value, t.c.expected, t.c.lower, t.c.upper)
+        .where(t.c.unique_id == top.unique_id, t.c.indicator == t.c.metric)
+        .order_by(t.c.ds.desc())
+        .limit(42)
+    )
+    frame = warehouse.read_query(query)
+    if frame.empty:
+        return None
+    return indicator_chart_png(frame.sort_values("ds"), f"{top.rule_id}: {top.unique_id}")
+
+
+SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}
 
 
 def _days_with_indicators(warehouse: Warehouse, after: dt.date | None) -> list[dt.date]:

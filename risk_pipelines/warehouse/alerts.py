@@ -36,9 +36,15 @@ def load_open_alerts(conn: Connection) -> dict[tuple[str, str], AlertState]:
             r["threshold"],
             r["message"],
             r["alert_id"],
+            _date_or_none(r["notified_ds"]),
+            r["escalated_from"],
         )
         for r in rows
     }
+
+
+def _date_or_none(value) -> dt.date | None:
+    return None if value is None else pd.Timestamp(value).date()
 
 
 def evaluated_through(warehouse: Warehouse) -> dt.date | None:
@@ -65,6 +71,9 @@ def apply_transitions(
             "threshold": after.threshold,
             "message": after.message,
             "last_evaluated_ds": day,
+            "severity": after.severity,
+            "notified_ds": after.notified_ds,
+            "escalated_from": after.escalated_from,
         }
         if t.notify == "firing":
             values["fired_at"] = now
@@ -75,7 +84,6 @@ def apply_transitions(
             values.update(
                 rule_id=after.rule_id,
                 unique_id=after.unique_id,
-                severity=after.severity,
                 metric=d.get("metric"),
                 policy_category=d.get("policy_category"),
                 region=d.get("region"),
@@ -95,31 +103,130 @@ def record_evaluation(conn: Connection, day: dt.date, now: dt.datetime, **counts
     conn.execute(sa.insert(alert_evaluations).values(ds=day, evaluated_at=now, **counts))
 
 
-def record_notification(
+def queue_notification(
     conn: Connection,
+    *,
     alert_id: int,
     event: str,
-    channel: str,
-    status: str,
-    attempts: int,
-    error: str | None,
+    route: str,
+    key: str,
+    severity: str,
+    message: str,
+    owners: tuple[str, ...],
     now: dt.datetime,
+    status: str = "queued",
+    error: str | None = None,
 ) -> None:
+    """The first row of a notification: ``queued`` for the dispatcher, or a final status
+    (``silenced``, ``suppressed``, ``skipped``) with the reason in ``error``."""
     conn.execute(
         sa.insert(alert_notifications).values(
             alert_id=alert_id,
             event=event,
-            channel=channel,
+            channel=route,
             status=status,
-            attempts=attempts,
+            attempts=0,
+            error=error,
+            created_at=now,
+            idempotency_key=key,
+            severity=severity,
+            message=message,
+            owners=",".join(owners),
+        )
+    )
+
+
+def undelivered(conn: Connection, max_attempts: int) -> pd.DataFrame:
+    """Notifications whose newest row is queued or failed with attempts left, with their
+    alert's dimensions: what the dispatcher sends next."""
+    n = alert_notifications
+    newest = (
+        sa.select(sa.func.max(n.c.notification_id).label("notification_id"))
+        .group_by(n.c.idempotency_key)
+        .subquery()
+    )
+    query = (
+        sa.select(
+            n,
+            alerts.c.rule_id,
+            alerts.c.unique_id,
+            alerts.c.metric,
+            alerts.c.policy_category,
+            alerts.c.region,
+            alerts.c.contributors,
+            alerts.c.annotation,
+        )
+        .join(newest, newest.c.notification_id == n.c.notification_id)
+        .join(alerts, alerts.c.alert_id == n.c.alert_id)
+        .where(n.c.status.in_(("queued", "failed")), n.c.attempts < max_attempts)
+        .order_by(n.c.notification_id)
+    )
+    return pd.DataFrame(conn.execute(query).mappings().all())
+
+
+def record_attempt(
+    conn: Connection,
+    row: dict,
+    *,
+    status: str,
+    error: str | None,
+    digest_key: str,
+    now: dt.datetime,
+) -> None:
+    """One more row per delivery attempt, so the audit trail keeps every try."""
+    conn.execute(
+        sa.insert(alert_notifications).values(
+            alert_id=row["alert_id"],
+            event=row["event"],
+            channel=row["channel"],
+            status=status,
+            attempts=int(row["attempts"]) + 1,
             error=error,
             created_at=now,
             sent_at=now if status == "sent" else None,
+            idempotency_key=row["idempotency_key"],
+            digest_key=digest_key,
+            severity=row["severity"],
+            message=row["message"],
+            owners=row["owners"],
         )
     )
     if status == "sent":
         conn.execute(
-            sa.update(alerts).where(alerts.c.alert_id == alert_id).values(last_notified_at=now)
+            sa.update(alerts)
+            .where(alerts.c.alert_id == row["alert_id"])
+            .values(last_notified_at=now)
+        )
+
+
+def set_alert_context(
+    conn: Connection, alert_id: int, *, contributors: str | None, annotation: str | None
+) -> None:
+    conn.execute(
+        sa.update(alerts)
+        .where(alerts.c.alert_id == alert_id)
+        .values(contributors=contributors, annotation=annotation)
+    )
+
+
+def muted_identities(conn: Connection, day: dt.date) -> frozenset[tuple[str, str]]:
+    rows = conn.execute(
+        sa.select(alerts.c.rule_id, alerts.c.unique_id).where(alerts.c.muted_until >= day)
+    )
+    return frozenset((r.rule_id, r.unique_id) for r in rows)
+
+
+def unmute(conn: Connection, rule_id: str, unique_ids: list[str]) -> None:
+    """A re-baselined series that comes back inside the rule's line is news again next time."""
+    if unique_ids:
+        conn.execute(
+            sa.update(alerts)
+            .where(
+                alerts.c.rule_id == rule_id,
+                alerts.c.unique_id.in_(unique_ids),
+                alerts.c.muted_until.is_not(None),
+            )
+            .values(muted_until=None)
         )
 
 
@@ -133,6 +240,7 @@ def list_alerts(warehouse: Warehouse, state: str | None = None) -> pd.DataFrame:
 # -- silences, acknowledgements, labels ----------------------------------------------------------
 
 LABELS = ("confirmed", "false_alarm", "expected", "new_trend")
+REBASELINE_DAYS = 28
 
 
 def add_silence(warehouse: Warehouse, silence: Silence) -> int:
@@ -181,13 +289,21 @@ def label_alert(warehouse: Warehouse, alert_id: int, label: str, by: str, now: d
     if label not in LABELS:
         raise ValueError(f"label {label!r}: expected one of {list(LABELS)}")
     # Labelling an alert acknowledges it, unless someone already has.
-    _update_alert(
-        warehouse,
-        alert_id,
+    values = dict(
         label=label,
         ack_by=sa.func.coalesce(alerts.c.ack_by, by),
         ack_at=sa.func.coalesce(alerts.c.ack_at, now),
     )
+    if label == "new_trend":
+        # The new level is the baseline now: close the alert and open no new one for the series
+        # until it comes back inside the rule's line or REBASELINE_DAYS pass, by which time the
+        # forecasts' level-shift trimming (forecasting/hygiene.py) has taken the new level in.
+        values.update(
+            state=sa.case((alerts.c.state.in_(OPEN_STATES), "resolved"), else_=alerts.c.state),
+            resolved_at=sa.func.coalesce(alerts.c.resolved_at, now),
+            muted_until=now.date() + dt.timedelta(days=REBASELINE_DAYS),
+        )
+    _update_alert(warehouse, alert_id, **values)
 
 
 def precision_by_rule(warehouse: Warehouse) -> pd.DataFrame:

@@ -220,6 +220,11 @@ alerts = Table(
     Column("ack_at", DateTime),
     Column("label", String(20), comment="confirmed | false_alarm | expected | new_trend"),
     Column("silenced_by", String(120)),
+    Column("notified_ds", Date, comment="evaluated day of the last notice (re-notify interval)"),
+    Column("escalated_from", String(12), comment="the severity before an escalation"),
+    Column("muted_until", Date, comment="after a new_trend label: no new alert until then"),
+    Column("contributors", Text, comment="JSON: top contributing sub-dimensions and shares"),
+    Column("annotation", Text, comment="known calendar events overlapping the alert"),
     Index("ix_alerts_identity_state", "rule_id", "unique_id", "state"),
 )
 
@@ -228,13 +233,24 @@ alert_notifications = Table(
     metadata,
     Column("notification_id", Integer, primary_key=True, autoincrement=True),
     Column("alert_id", Integer, ForeignKey("alerts.alert_id"), nullable=False),
-    Column("event", String(20), nullable=False, comment="firing | resolved | renotify"),
-    Column("channel", String(40), nullable=False),
-    Column("status", String(12), nullable=False, comment="sent | failed | skipped | silenced"),
-    Column("attempts", Integer, nullable=False),
-    Column("error", Text),
+    Column("event", String(20), nullable=False, comment="firing | resolved | renotify | escalated"),
+    Column("channel", String(40), nullable=False, comment="the route (channels.yaml)"),
+    Column(
+        "status",
+        String(12),
+        nullable=False,
+        comment="queued | sent | failed | skipped | silenced | suppressed",
+    ),
+    Column("attempts", Integer, nullable=False, comment="delivery attempts so far (0: queued)"),
+    Column("error", Text, comment="why it failed, or was skipped, silenced or suppressed"),
     Column("created_at", DateTime, nullable=False),
     Column("sent_at", DateTime),
+    Column("idempotency_key", String(200), nullable=False, comment="one notification, all rows"),
+    Column("digest_key", String(40), comment="the message it went out in (Idempotency-Key)"),
+    Column("severity", String(12), nullable=False),
+    Column("message", Text, nullable=False),
+    Column("owners", String(300)),
+    Index("ix_alert_notifications_key", "idempotency_key", "notification_id"),
 )
 
 alert_silences = Table(

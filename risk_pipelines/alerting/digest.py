@@ -1,0 +1,182 @@
+"""One message per route per evaluation: the notifications grouped by policy area, most severe
+first, rendered as plain text, Slack Block Kit, HTML (email) and JSON (webhook)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import html
+import json
+from dataclasses import asdict, dataclass, field
+
+from risk_pipelines.alerting.routes import SEVERITIES
+
+EVENT_WORDS = {
+    "firing": "FIRING",
+    "resolved": "RESOLVED",
+    "renotify": "STILL FIRING",
+    "escalated": "ESCALATED",
+}
+SLACK_ICONS = {
+    "critical": ":red_circle:",
+    "high": ":large_orange_circle:",
+    "medium": ":large_yellow_circle:",
+    "low": ":white_circle:",
+    "info": ":white_circle:",
+}
+# Slack rejects a section longer than 3,000 characters and a message of more than 50 blocks.
+_SLACK_SECTION_CHARS = 2900
+_SLACK_MAX_AREAS = 40
+
+
+@dataclass(frozen=True)
+class DigestItem:
+    idempotency_key: str
+    alert_id: int
+    event: str  # firing | resolved | renotify | escalated
+    severity: str
+    rule_id: str
+    unique_id: str
+    metric: str | None
+    policy_category: str | None
+    region: str | None
+    message: str
+    owners: tuple[str, ...] = ()
+    contributors: tuple[dict, ...] = ()
+    annotation: str | None = None
+
+    def headline(self) -> str:
+        return f"[{EVENT_WORDS.get(self.event, self.event.upper())}][{self.severity.upper()}]"
+
+    def contributor_text(self) -> str:
+        if not self.contributors:
+            return ""
+        parts = [f"{c['dimension']}={c['value']} {c['share']:.0%}" for c in self.contributors]
+        return "top contributors: " + ", ".join(parts)
+
+
+@dataclass(frozen=True)
+class Digest:
+    route: str
+    generated_at: dt.datetime
+    items: tuple[DigestItem, ...]
+    chart_png: bytes | None = field(default=None, repr=False)
+
+    @property
+    def key(self) -> str:
+        """Idempotency key of the message: the same notifications give the same key."""
+        joined = "\n".join(sorted(i.idempotency_key for i in self.items))
+        return hashlib.sha256(f"{self.route}\n{joined}".encode()).hexdigest()[:32]
+
+    def by_area(self) -> list[tuple[str, list[DigestItem]]]:
+        areas: dict[str, list[DigestItem]] = {}
+        for item in self.items:
+            areas.setdefault(item.policy_category or "all", []).append(item)
+        rank = {s: i for i, s in enumerate(SEVERITIES)}
+        for items in areas.values():
+            items.sort(key=lambda i: (-rank.get(i.severity, 0), i.rule_id, i.unique_id))
+        worst = {a: max(rank.get(i.severity, 0) for i in items) for a, items in areas.items()}
+        return sorted(areas.items(), key=lambda kv: (-worst[kv[0]], kv[0]))
+
+    def title(self) -> str:
+        counts: dict[str, int] = {}
+        for item in self.items:
+            counts[item.event] = counts.get(item.event, 0) + 1
+        parts = [f"{n} {EVENT_WORDS.get(e, e).lower()}" for e, n in sorted(counts.items())]
+        return f"Risk alerts ({self.route}): " + ", ".join(parts)
+
+
+def item_line(item: DigestItem) -> str:
+    extra = [t for t in (item.contributor_text(), item.annotation) if t]
+    owners = f" owners: {', '.join(item.owners)}" if item.owners else ""
+    return (
+        f"{item.headline()} {item.rule_id}: {item.message}"
+        + "".join(f"; {t}" for t in extra)
+        + f" (alert {item.alert_id}){owners}"
+    )
+
+
+def render_text(digest: Digest) -> str:
+    lines = [digest.title()]
+    for area, items in digest.by_area():
+        lines.append(f"\n== {area.replace('_', ' ')} ==")
+        lines += [f"- {item_line(i)}" for i in items]
+    return "\n".join(lines)
+
+
+def render_slack(digest: Digest) -> dict:
+    blocks: list[dict] = [
+        {"type": "header", "text": {"type": "plain_text", "text": digest.title()[:150]}}
+    ]
+    areas = digest.by_area()
+    for area, items in areas[:_SLACK_MAX_AREAS]:
+        lines = [f"*{area.replace('_', ' ')}*"]
+        for item in items:
+            detail = " · ".join(t for t in (item.contributor_text(), item.annotation) if t)
+            lines.append(
+                f"{SLACK_ICONS.get(item.severity, '')} *{EVENT_WORDS.get(item.event, item.event)}"
+                f"* `{item.rule_id}` {item.message}" + (f"\n      _{detail}_" if detail else "")
+            )
+        text = "\n".join(lines)
+        if len(text) > _SLACK_SECTION_CHARS:
+            text = text[: _SLACK_SECTION_CHARS - 20] + "\n… (truncated)"
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": text}})
+        blocks.append({"type": "divider"})
+    if len(areas) > _SLACK_MAX_AREAS:
+        blocks.append(
+            {
+                "type": "section",
+                "text": {"type": "mrkdwn", "text": f"…and {len(areas) - 40} more policy areas"},
+            }
+        )
+    owners = sorted({o for i in digest.items for o in i.owners})
+    blocks.append(
+        {
+            "type": "context",
+            "elements": [
+                {
+                    "type": "mrkdwn",
+                    "text": f"owners: {', '.join(owners) or '-'} · "
+                    f"`risk-pipelines alerts ack ID --by you` · digest {digest.key[:12]}",
+                }
+            ],
+        }
+    )
+    return {"text": digest.title(), "blocks": blocks}
+
+
+def render_html(digest: Digest, chart_cid: str | None = None) -> str:
+    esc = html.escape
+    parts = [
+        "<html><body style='font-family:Arial,sans-serif'>",
+        f"<h2>{esc(digest.title())}</h2>",
+    ]
+    if chart_cid:
+        parts.append(f"<p><img src='cid:{chart_cid}' alt='alert chart' width='675'></p>")
+    for area, items in digest.by_area():
+        parts.append(f"<h3>{esc(area.replace('_', ' '))}</h3><table cellpadding='4'>")
+        for item in items:
+            detail = " · ".join(t for t in (item.contributor_text(), item.annotation) if t)
+            parts.append(
+                f"<tr><td><b>{esc(item.headline())}</b></td><td><code>{esc(item.rule_id)}</code>"
+                f"</td><td>{esc(item.message)}"
+                + (f"<br><i>{esc(detail)}</i>" if detail else "")
+                + f"</td><td>alert {item.alert_id}</td></tr>"
+            )
+        parts.append("</table>")
+    parts.append("</body></html>")
+    return "".join(parts)
+
+
+def render_json(digest: Digest) -> bytes:
+    body = {
+        "digest_key": digest.key,
+        "route": digest.route,
+        "generated_at": digest.generated_at.isoformat(),
+        "title": digest.title(),
+        "notifications": [
+            {**asdict(i), "owners": list(i.owners), "contributors": list(i.contributors)}
+            for i in digest.items
+        ],
+    }
+    return json.dumps(body, sort_keys=True, default=str).encode()
