@@ -14,11 +14,31 @@ from pathlib import Path
 import pandas as pd
 import sqlalchemy as sa
 
-from risk_pipelines.indicators.surprise import latest_prior_forecasts, surprise_indicators
-from risk_pipelines.metrics.aggregate import derive_decision_metrics, derive_incident_metrics
+from risk_pipelines.indicators.derived import (
+    ReviewQueue,
+    capacity_risk,
+    category_mix_shift,
+    composite_risk,
+    week_over_week,
+)
+from risk_pipelines.indicators.surprise import (
+    latest_prior_forecasts,
+    surprise_indicators,
+    typed_indicators,
+)
+from risk_pipelines.metrics.aggregate import (
+    derive_decision_metrics,
+    derive_incident_metrics,
+    derive_incident_outcomes,
+)
 from risk_pipelines.metrics.catalog import spec_for
 from risk_pipelines.sources import landing
-from risk_pipelines.warehouse.aggregates import decision_aggregates, incident_counts
+from risk_pipelines.warehouse.aggregates import (
+    decision_aggregates,
+    incident_counts,
+    incident_details,
+)
+from risk_pipelines.warehouse.forecast_runs import newest_runs
 from risk_pipelines.warehouse.schema import daily_metrics, metric_forecasts
 from risk_pipelines.warehouse.store import Warehouse
 
@@ -67,6 +87,8 @@ def build_daily_metrics(
         derived.append(
             derive_incident_metrics(incident_counts(warehouse, first, last), days, platform)
         )
+        details = incident_details(warehouse, first, last)
+        derived.append(derive_incident_outcomes(details, days, platform))
     frames = [f for f in derived if not f.empty]
     derived_rows = sum(len(f) for f in frames)
     if landed is not None and not landed.empty:
@@ -86,9 +108,19 @@ def build_daily_metrics(
     return MetricsBuild(metrics, derived_rows, landed_rows)
 
 
-def build_indicators(warehouse: Warehouse, days: Sequence[dt.date]) -> pd.DataFrame:
+def build_indicators(
+    warehouse: Warehouse,
+    days: Sequence[dt.date],
+    capacities: Sequence[ReviewQueue] = (),
+) -> pd.DataFrame:
+    """Every series' surprise against its forecast, then the indicators derived from several
+    days or series (indicators/derived.py): week over week, category mix shift, capacity risk
+    for each review queue, and a composite level per policy area."""
     first, last = min(days), max(days)
-    actuals = warehouse.read_range("daily_metrics", "ds", first, last)
+    # The derived indicators look back: 13 days for week over week, 35 for the mix baseline.
+    history = warehouse.read_range("daily_metrics", "ds", first - dt.timedelta(days=35), last)
+    history["ds"] = pd.to_datetime(history["ds"])
+    actuals = history[history["ds"] >= pd.Timestamp(first)]
     t = metric_forecasts
     # The forecasts made before each day: as_of from the day before the range to the last day.
     query = sa.select(
@@ -108,7 +140,28 @@ def build_indicators(warehouse: Warehouse, days: Sequence[dt.date]) -> pd.DataFr
         t.c.as_of >= first - dt.timedelta(days=35),
     )
     forecasts = latest_prior_forecasts(warehouse.read_query(query))
-    frame = surprise_indicators(actuals, forecasts, spec_for)
+    surprises = surprise_indicators(actuals, forecasts, spec_for)
+    surprises["ds"] = pd.to_datetime(surprises["ds"]).dt.date
+    frames = [
+        surprises,
+        week_over_week(history, list(days), spec_for),
+        category_mix_shift(history, list(days)),
+    ]
+    if capacities:
+        frames += [capacity_risk(f, capacities, d) for d, f in _forecasts_as_of(warehouse, days)]
+    per_series = pd.concat([f for f in frames if not f.empty], ignore_index=True)
+    frame = pd.concat([per_series, composite_risk(per_series)], ignore_index=True)
     frame["ds"] = pd.to_datetime(frame["ds"]).dt.date
     frame["as_of"] = pd.to_datetime(frame["as_of"]).dt.date
-    return frame
+    return typed_indicators(frame).sort_values(["ds", "indicator", "unique_id"], ignore_index=True)
+
+
+def _forecasts_as_of(warehouse: Warehouse, days: Sequence[dt.date]):
+    """(day, the newest primary full-horizon forecast run made as of that day) per day."""
+    t = metric_forecasts
+    query = sa.select(t).where(t.c.as_of.in_(sorted(days)), t.c.is_primary.is_(True))
+    frame = newest_runs(warehouse.read_query(query))
+    if frame.empty:
+        return []
+    frame = frame[frame.groupby("as_of")["horizon"].transform("max") > 1]
+    return [(ts.date(), group) for ts, group in frame.groupby("as_of")]

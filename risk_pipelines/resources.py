@@ -7,10 +7,11 @@ from pathlib import Path
 
 import dagster as dg
 
-from risk_pipelines.alerting.rules import Rule, load_rules
+from risk_pipelines.alerting.config import AlertConfig, load_alert_config
 from risk_pipelines.forecasting import ForecastConfig
 from risk_pipelines.forecasting.backtest import BacktestConfig
 from risk_pipelines.forecasting.parallel import default_workers
+from risk_pipelines.indicators.derived import ReviewQueue, load_capacities
 from risk_pipelines.settings import load_settings
 from risk_pipelines.warehouse.store import Warehouse
 
@@ -64,8 +65,11 @@ class PipelineConfigResource(dg.ConfigurableResource):
             history_days=self.forecast_history_days,
         )
 
-    def alert_rules(self) -> list[Rule]:
-        return load_rules(Path(self.config_dir) / "alert_rules.yaml")
+    def capacities(self) -> list[ReviewQueue]:
+        return load_capacities(Path(self.config_dir) / "capacity.yaml")
+
+    def alert_config(self) -> AlertConfig:
+        return load_alert_config(Path(self.config_dir))
 
 
 def explicit_resources(

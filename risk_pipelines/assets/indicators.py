@@ -14,7 +14,7 @@ from risk_pipelines.assets.forecasts import metric_forecasts
 from risk_pipelines.assets.metrics import daily_metrics
 from risk_pipelines.indicators.surprise import LEVELS
 from risk_pipelines.pipeline import build_indicators, write_partitions
-from risk_pipelines.resources import WarehouseResource
+from risk_pipelines.resources import PipelineConfigResource, WarehouseResource
 
 
 @dg.asset(
@@ -32,11 +32,13 @@ from risk_pipelines.resources import WarehouseResource
     "a denominator of 30.",
 )
 def risk_indicators(
-    context: dg.AssetExecutionContext, warehouse: WarehouseResource
+    context: dg.AssetExecutionContext,
+    warehouse: WarehouseResource,
+    pipeline_config: PipelineConfigResource,
 ) -> dg.MaterializeResult:
     days = partition_days(context)
     db = warehouse.get()
-    frame = build_indicators(db, days)
+    frame = build_indicators(db, days, pipeline_config.capacities())
     written = write_partitions(db, "risk_indicators", frame, days)
     last = frame[frame["ds"] == days[-1]]
     levels = last["level"].value_counts().reindex(list(LEVELS), fill_value=0).to_dict()

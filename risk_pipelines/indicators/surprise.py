@@ -67,7 +67,7 @@ def surprise_indicators(
     """One indicator row per actual: ``actuals`` are daily_metrics rows; ``forecasts`` hold, per
     (unique_id, ds), the primary forecast made before that day (the newest such as_of)."""
     if actuals.empty:
-        return _typed(pd.DataFrame(columns=INDICATOR_COLUMNS))
+        return typed_indicators(pd.DataFrame(columns=INDICATOR_COLUMNS))
     keep = ["unique_id", "ds", "yhat", "yhat_lo_95", "yhat_hi_95", "model", "as_of"]
     frame = actuals.merge(forecasts[keep], on=["unique_id", "ds"], how="left")
     value, expected = frame["value"].to_numpy(float), frame["yhat"].to_numpy(float)
@@ -95,10 +95,12 @@ def surprise_indicators(
         note=note,
     )
     out["level"] = [level_for(s) for s in score]
-    return _typed(out[INDICATOR_COLUMNS]).sort_values(["ds", "unique_id"], ignore_index=True)
+    return typed_indicators(out[INDICATOR_COLUMNS]).sort_values(
+        ["ds", "unique_id"], ignore_index=True
+    )
 
 
-def _typed(frame: pd.DataFrame) -> pd.DataFrame:
+def typed_indicators(frame: pd.DataFrame) -> pd.DataFrame:
     """Numeric columns stay float64 even with no row or no forecast, so callers can rank."""
     numeric = ["value", "expected", "lower", "upper", "score", "numerator", "denominator"]
     return frame.astype(dict.fromkeys(numeric, "float64"))

@@ -57,6 +57,7 @@ def derive_decision_metrics(agg: DecisionAggregates, days: Sequence) -> pd.DataF
             surface=ALL,
         ),
     ]
+    frames += _enforcement_rates(category, region=ALL, surface=ALL)
     hours = agg.hours_to_action.groupby(["ds", "platform", "policy_category"])["hours"]
     median = pd.DataFrame({"value": hours.median(), "denominator": hours.size()}).reset_index()
     frames.append(median.assign(metric="median_hours_to_action", region=ALL, surface=ALL))
@@ -71,6 +72,7 @@ def derive_decision_metrics(agg: DecisionAggregates, days: Sequence) -> pd.DataF
             platform, "zero_view_removal_rate", "zero_view_removal", "removed_with_views", **OVERALL
         ),
     ]
+    frames += _enforcement_rates(platform, **OVERALL)
     surfaces = _fill(agg.by_surface, days, ["platform", "surface"])
     frames.append(_counts(surfaces, "decisions", policy_category=ALL, region=ALL))
     frames.append(_one_hot(agg.by_action, days, "action", ACTIONS, "actions_"))
@@ -79,6 +81,67 @@ def derive_decision_metrics(agg: DecisionAggregates, days: Sequence) -> pd.DataF
             agg.by_detection_source, days, "detection_source", DETECTION_SOURCES, "detections_"
         )
     )
+    return _finish(frames)
+
+
+# Rates of the enforcement funnel, per policy category and platform-wide: (metric, numerator,
+# denominator) as named in DecisionAggregates.
+ENFORCEMENT_RATES = (
+    ("enforcement_yield", "actioned_reported", "reported"),
+    ("automated_share", "automated", "decisions"),
+    ("removed_within_24h_rate", "removed_within_24h", "removed_reported"),
+    ("appeal_rate", "appealed", "actioned"),
+    ("automated_error_rate", "automated_overturned", "automated"),
+    ("trusted_flagger_share", "trusted_flagged", "reported"),
+)
+
+
+def _enforcement_rates(frame: pd.DataFrame, **dims) -> list[pd.DataFrame]:
+    return [
+        _rate(frame, metric, numerator, denominator, **dims)
+        for metric, numerator, denominator in ENFORCEMENT_RATES
+        if numerator in frame and denominator in frame
+    ]
+
+
+# Weights of the severity-weighted incident count: a sev0 weighs as much as ten sev3s.
+SEVERITY_WEIGHTS = {"sev0": 20.0, "sev1": 10.0, "sev2": 4.0, "sev3": 1.0, "sev4": 0.25}
+
+
+def derive_incident_outcomes(details: pd.DataFrame, days: Sequence, platform: str) -> pd.DataFrame:
+    """Platform-wide, per day of detection: severity-weighted incidents, median hours to
+    detect (MTTD: started -> detected) and to resolve (MTTR: detected -> resolved, over the
+    incidents resolved so far), and the share detected proactively."""
+    days = sorted(days)
+    if details.empty:
+        details = pd.DataFrame(columns=["ds", "platform", "severity", "detection_source",
+                                        "started_at", "detected_at", "resolved_at"])  # fmt: skip
+    details = details.assign(
+        **{c: pd.to_datetime(details[c]) for c in ("started_at", "detected_at", "resolved_at")}
+    )
+    frame = details.assign(
+        weight=details["severity"].map(SEVERITY_WEIGHTS).fillna(1.0),
+        proactive=(details["detection_source"] == "proactive").astype(int),
+        detect_hours=(details["detected_at"] - details["started_at"]).dt.total_seconds() / 3600,
+        resolve_hours=(details["resolved_at"] - details["detected_at"]).dt.total_seconds() / 3600,
+    )
+    grouped = frame.groupby("ds")
+    index = pd.Index(days, name="ds")
+    n = grouped.size().reindex(index, fill_value=0)
+    weighted = grouped["weight"].sum().reindex(index, fill_value=0.0)
+    proactive = grouped["proactive"].sum().reindex(index, fill_value=0)
+    mttd = grouped["detect_hours"].median().reindex(index)
+    mttr = grouped["resolve_hours"].median().reindex(index)
+    resolved = grouped["resolve_hours"].count().reindex(index, fill_value=0)
+    out = [
+        pd.DataFrame({"value": weighted, "metric": "severity_weighted_incidents"}),
+        pd.DataFrame({"value": mttd, "denominator": n, "metric": "incident_mttd_hours"}),
+        pd.DataFrame({"value": mttr, "denominator": resolved, "metric": "incident_mttr_hours"}),
+        pd.DataFrame({"value": proactive / n.where(n > 0), "numerator": proactive,
+                      "denominator": n, "metric": "proactive_incident_share"}),
+    ]  # fmt: skip
+    frames = [f.reset_index().dropna(subset=["value"]).assign(platform=platform, **OVERALL)
+              for f in out]  # fmt: skip
     return _finish(frames)
 
 

@@ -38,6 +38,30 @@ _SPECS = [
     MetricSpec("median_hours_to_action", "duration", "up", "median hours from report to decision"),
     MetricSpec("zero_view_removal_rate", "rate", "down", "share of removals made before any view"),
     MetricSpec("incidents", "count", "up", "incidents detected"),
+    MetricSpec("enforcement_yield", "rate", "both", "share of reports that led to an action"),
+    MetricSpec("automated_share", "rate", "both", "share of decisions taken fully automatically"),
+    MetricSpec("removed_within_24h_rate", "rate", "down", "share of reported removals within 24 h"),
+    MetricSpec("appeal_rate", "rate", "up", "share of actioned decisions appealed"),
+    MetricSpec(
+        "automated_error_rate",
+        "rate",
+        "up",
+        "error proxy: overturned fully-automated decisions / fully-automated decisions",
+    ),
+    MetricSpec("trusted_flagger_share", "rate", "both", "share of reports from trusted flaggers"),
+    MetricSpec(
+        "severity_weighted_incidents",
+        "count",
+        "up",
+        "incidents weighted by severity (sev0 20, sev1 10, sev2 4, sev3 1, sev4 0.25)",
+    ),
+    MetricSpec("incident_mttd_hours", "duration", "up", "median hours from start to detection"),
+    MetricSpec(
+        "incident_mttr_hours", "duration", "up", "median hours from detection to resolution"
+    ),
+    MetricSpec(
+        "proactive_incident_share", "rate", "down", "share of incidents detected proactively"
+    ),
     *[MetricSpec(f"actions_{a}", "count", "up", f"decisions with action {a}") for a in ACTIONS],
     *[
         MetricSpec(f"detections_{s}", "count", "up", f"decisions detected by {s}")
