@@ -32,7 +32,7 @@ def main() -> None:
     parser.add_argument("--instance", choices=["ephemeral", "sqlite"], default="ephemeral")
     args = parser.parse_args()
 
-    from risk_pipelines.alerting.service import evaluate_pending_days
+    from risk_pipelines.alerting.service import evaluate_with_config
     from risk_pipelines.forecast_stages import run_forecasts
     from risk_pipelines.forecasting import ForecastConfig
     from risk_pipelines.resources import explicit_resources
@@ -68,7 +68,7 @@ def main() -> None:
             raise SystemExit("materialisation failed")
         warehouse = Warehouse(url)
         began = time.perf_counter()
-        report = evaluate_pending_days(warehouse, resources["pipeline_config"].alert_rules())
+        report = evaluate_with_config(warehouse, resources["pipeline_config"].alert_config())
         alerting = time.perf_counter() - began
 
         series = warehouse.read_sql(

@@ -78,6 +78,17 @@ def _parser() -> argparse.ArgumentParser:
     expire = silences_sub.add_parser("expire", help="end a silence now")
     expire.add_argument("silence_id", type=int)
     expire.add_argument("--by", required=True)
+
+    rules = sub.add_parser("rules", help="alert rules")
+    rules_sub = rules.add_subparsers(dest="rules_command", required=True)
+    backtest = rules_sub.add_parser(
+        "backtest", help="replay a rule over history with walk-forward forecasts"
+    )
+    backtest.add_argument("rule_id")
+    backtest.add_argument("--start", type=_date, required=True)
+    backtest.add_argument("--end", type=_date, required=True)
+    backtest.add_argument("--cadence", type=int, default=7, help="days between model refits")
+    backtest.add_argument("--workers", type=int, default=None, help="processes (default: cores)")
     return parser
 
 
@@ -96,9 +107,57 @@ def main(argv: list[str] | None = None) -> int:
             return _alerts(args)
         if args.command == "silences":
             return _silences(args)
+        if args.command == "rules":
+            return _rules_backtest(args)
     except (ValueError, OSError) as exc:  # LandingError, RuleError and bad input are ValueErrors
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    return 0
+
+
+def _rules_backtest(args) -> int:
+    from risk_pipelines.alerting.backtest import backtest_rule
+    from risk_pipelines.alerting.config import load_alert_config
+    from risk_pipelines.forecasting.parallel import default_workers
+    from risk_pipelines.warehouse.store import Warehouse
+
+    settings = load_settings()
+    rules = {r.id: r for r in load_alert_config(settings.config_dir).rules}
+    if args.rule_id not in rules:
+        raise ValueError(f"no rule {args.rule_id!r}; rules: {', '.join(sorted(rules))}")
+    started = time.perf_counter()
+    result = backtest_rule(
+        Warehouse(settings.warehouse_url),
+        rules[args.rule_id],
+        args.start,
+        args.end,
+        cadence_days=args.cadence,
+        workers=args.workers or default_workers(),
+    )
+    print(
+        f"rule {args.rule_id} over {args.start}..{args.end} ({result.days} days, "
+        f"{result.series} series, models refit every {args.cadence} days) "
+        f"in {time.perf_counter() - started:.1f}s"
+    )
+    episodes = result.episodes
+    print(f"  would have fired {len(episodes)} alert(s)")
+    for row in episodes.to_dict("records"):
+        resolved = row["resolved_on"] or "still firing"
+        label = f"  [{row['label']}]" if row["label"] else ""
+        print(f"    fired {row['fired_on']}  resolved {resolved}  {row['unique_id']}{label}")
+    weekly = result.alerts_per_week()
+    if len(weekly):
+        print(
+            f"  alerts per week: mean {weekly.mean():.2f}, max {int(weekly.max())}, "
+            f"{int((weekly > 0).sum())} of {len(weekly)} weeks with any"
+        )
+    precision = result.precision()
+    labelled = int(episodes["label"].notna().sum())
+    print(
+        f"  precision against labels: {precision:.0%} of {labelled} labelled"
+        if precision is not None
+        else "  precision against labels: no labelled live alert matches these episodes"
+    )
     return 0
 
 
@@ -132,8 +191,8 @@ def _demo_data(args) -> int:
 
 
 def _run(start: dt.date, end: dt.date, *, alerts: bool) -> int:
-    from risk_pipelines.alerting.rules import load_rules
-    from risk_pipelines.alerting.service import evaluate_pending_days
+    from risk_pipelines.alerting.config import load_alert_config
+    from risk_pipelines.alerting.service import evaluate_with_config
     from risk_pipelines.warehouse.store import Warehouse, redact_url
 
     settings = load_settings()
@@ -170,8 +229,7 @@ def _run(start: dt.date, end: dt.date, *, alerts: bool) -> int:
     )
     print(f"  {'series forecast':22s} {int(series['n'].iloc[0]):>12,} (as of {end})")
     if alerts:
-        rules = load_rules(settings.config_dir / "alert_rules.yaml")
-        report = evaluate_pending_days(warehouse, rules)
+        report = evaluate_with_config(warehouse, load_alert_config(settings.config_dir))
         print(f"  alerts: {report.summary()}")
         _print_alerts(warehouse, "firing", 20)
     return 0

@@ -13,8 +13,9 @@ from risk_pipelines.assets.indicators import alerts, risk_indicators
 from risk_pipelines.assets.ingest import incidents, moderation_decisions
 from risk_pipelines.assets.metrics import daily_metrics
 from risk_pipelines.resources import build_resources
-from risk_pipelines.sensors.alerts import risk_alerts_sensor
+from risk_pipelines.sensors.alerts import pipeline_run_failure_sensor, risk_alerts_sensor
 from risk_pipelines.sensors.data_quality import data_quality_sensor
+from risk_pipelines.sensors.landing import make_landing_sensor
 
 PIPELINE_ASSETS = [
     moderation_decisions,
@@ -61,6 +62,11 @@ defs = dg.Definitions(
     assets=[*PIPELINE_ASSETS, forecast_model_selection, alerts],
     jobs=[daily_risk_job, model_selection_job],
     schedules=[daily_risk_schedule, model_selection_schedule],
-    sensors=[risk_alerts_sensor, data_quality_sensor],
+    sensors=[
+        make_landing_sensor(daily_risk_job.name),
+        risk_alerts_sensor,
+        pipeline_run_failure_sensor,
+        data_quality_sensor,
+    ],
     resources=build_resources(),
 )

@@ -7,8 +7,8 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from risk_pipelines.alerting.rules import load_rules
-from risk_pipelines.alerting.service import evaluate_pending_days
+from risk_pipelines.alerting.config import load_alert_config
+from risk_pipelines.alerting.service import evaluate_with_config
 from risk_pipelines.runs import materialise_range, materialise_selection
 from risk_pipelines.sensors.alerts import risk_alerts_sensor
 from risk_pipelines.warehouse import Warehouse
@@ -121,9 +121,7 @@ def test_the_sensor_raises_the_injected_surge_and_a_quiet_tick_creates_nothing(p
     notifications_before = warehouse.count("alert_notifications")
     quiet = dg.build_sensor_context(instance=instance, resources=resources, cursor=result.cursor)
     assert isinstance(risk_alerts_sensor(quiet), dg.SkipReason)
-    again = evaluate_pending_days(
-        warehouse, load_rules(resources["pipeline_config"].config_dir + "/alert_rules.yaml")
-    )
+    again = evaluate_with_config(warehouse, resources["pipeline_config"].alert_config())
     assert again.days == []
     assert warehouse.count("alerts") == alerts_before
     assert warehouse.count("alert_notifications") == notifications_before
@@ -131,7 +129,7 @@ def test_the_sensor_raises_the_injected_surge_and_a_quiet_tick_creates_nothing(p
 
 def test_the_proactive_rate_drop_is_detected_while_it_happens(pipeline):
     warehouse = Warehouse(pipeline["url"])
-    evaluate_pending_days(warehouse, pipeline["resources"]["pipeline_config"].alert_rules())
+    evaluate_with_config(warehouse, pipeline["resources"]["pipeline_config"].alert_config())
     truth = json.loads((pipeline["landing"] / "ground_truth.json").read_text())
     drop = next(e for e in truth["events"] if e["kind"] == "proactive_rate_drop")
     alerts = warehouse.read_sql(
@@ -140,6 +138,69 @@ def test_the_proactive_rate_drop_is_detected_while_it_happens(pipeline):
     )
     opened = [str(d)[:10] for d in alerts["first_breach_ds"]]
     assert any(drop["start"] <= d <= drop["end"] for d in opened), opened
+
+
+INTENDED_RULE = {
+    "report_surge": "report_surge",
+    "proactive_rate_drop": "proactive_detection_drop",
+    "incident_cluster": "incident_spike",
+}
+
+
+def test_each_injected_event_fires_its_rule_within_two_days_of_its_start(pipeline):
+    warehouse = Warehouse(pipeline["url"])
+    evaluate_with_config(warehouse, pipeline["resources"]["pipeline_config"].alert_config())
+    truth = json.loads((pipeline["landing"] / "ground_truth.json").read_text())
+    assert {e["kind"] for e in truth["events"]} == set(INTENDED_RULE)
+    for event in truth["events"]:
+        fired = warehouse.read_sql(
+            "SELECT first_breach_ds, fired_at, contributors FROM alerts "
+            "WHERE rule_id = :r AND unique_id = :u AND fired_at IS NOT NULL",
+            {"r": INTENDED_RULE[event["kind"]], "u": event["series"][0]},
+        )
+        start = dt.date.fromisoformat(event["start"])
+        delays = [(pd.Timestamp(d).date() - start).days for d in fired["first_breach_ds"]]
+        assert any(0 <= d <= 2 for d in delays), (event["kind"], delays)
+
+
+def test_alerts_carry_their_top_contributing_sub_dimensions(pipeline):
+    warehouse = Warehouse(pipeline["url"])
+    evaluate_with_config(warehouse, pipeline["resources"]["pipeline_config"].alert_config())
+    fired = warehouse.read_sql(
+        "SELECT rule_id, unique_id, contributors FROM alerts WHERE fired_at IS NOT NULL "
+        "AND rule_id NOT LIKE 'data_quality%'"
+    )
+    assert len(fired) > 0
+    with_contributors = fired[fired["contributors"].notna()]
+    assert len(with_contributors) >= 0.8 * len(fired)
+    for text in with_contributors["contributors"]:
+        for contributor in json.loads(text):
+            assert contributor["dimension"] in {
+                "region", "policy_category", "surface", "detection_source"
+            }  # fmt: skip
+            assert 0 < contributor["share"] <= 1
+
+
+def test_rules_backtest_replays_a_rule_walk_forward_and_finds_the_incident_cluster(
+    pipeline, monkeypatch, capsys
+):
+    from risk_pipelines.cli import main
+
+    truth = json.loads((pipeline["landing"] / "ground_truth.json").read_text())
+    cluster = next(e for e in truth["events"] if e["kind"] == "incident_cluster")
+    monkeypatch.setenv("RISK_WAREHOUSE_URL", pipeline["url"])
+    start = DEMO_START + dt.timedelta(days=30)
+    code = main(["rules", "backtest", "incident_spike", "--start", str(start),
+                 "--end", str(DEMO_END), "--workers", "1"])  # fmt: skip
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert f"rule incident_spike over {start}..{DEMO_END}" in out and "3 series" in out
+    fired = [line.split()[1] for line in out.splitlines() if line.strip().startswith("fired ")]
+    cluster_start = dt.date.fromisoformat(cluster["start"])
+    assert any(0 <= (dt.date.fromisoformat(d) - cluster_start).days <= 2 for d in fired), out
+    assert "alerts per week: mean" in out
+    assert main(["rules", "backtest", "no_such_rule", "--start", "2026-06-01",
+                 "--end", "2026-06-02"]) == 2  # fmt: skip
 
 
 def test_a_partition_re_run_three_times_leaves_identical_rows(pipeline):
@@ -261,7 +322,7 @@ def test_a_deployment_with_only_pre_aggregated_metrics_alerts_all_the_same(tmp_p
     with dg.instance_for_test() as instance:
         assert materialise_range(start, end, instance=instance, resources=resources).success
     warehouse = Warehouse(warehouse_url)
-    report = evaluate_pending_days(warehouse, load_rules(config / "alert_rules.yaml"))
+    report = evaluate_with_config(warehouse, load_alert_config(config))
     assert report.fired == 1
     firing = warehouse.read_sql("SELECT unique_id FROM alerts WHERE state = 'firing'")
     assert firing["unique_id"].tolist() == ["report_volume|own|all|DE|all"]

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import dagster as dg
 
-from risk_pipelines.alerting.channels import default_channels
 from risk_pipelines.alerting.data_quality import evaluate_data_quality
 from risk_pipelines.ingestion import KNOWN_COLUMNS
 from risk_pipelines.pipeline import utc_now
@@ -32,7 +31,7 @@ def data_quality_sensor(
     }
     report = evaluate_data_quality(
         warehouse.get(),
-        default_channels(),
+        pipeline_config.alert_config().routes,
         landing_dir=Path(pipeline_config.landing_dir),
         deadlines=deadlines,
         now=utc_now(),

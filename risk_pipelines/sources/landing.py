@@ -9,6 +9,7 @@ column) is reported in ``day_errors`` with a message naming the file, and none o
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -536,3 +537,22 @@ def _normalise_metrics(raw, rejects: _Rejects, platform) -> pd.DataFrame:
     for column in ("value", "numerator", "denominator"):
         good[column] = good[column].astype("float64")
     return good
+
+
+def landed_fingerprints(landing_dir: Path, days: Sequence[dt.date]) -> dict[str, str]:
+    """Per day with any landed file: a fingerprint of its files (names, sizes, times), which
+    changes when a file lands, is replaced or is removed."""
+    out = {}
+    for day in days:
+        folders = [Path(landing_dir) / dataset / day.isoformat() for dataset in DATASETS]
+        files = [
+            path
+            for folder in folders
+            if folder.is_dir()
+            for path in folder.iterdir()
+            if path.suffix in SUFFIXES and path.is_file()
+        ]
+        if files:
+            parts = sorted(f"{p}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in files)
+            out[day.isoformat()] = hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
+    return out
