@@ -34,15 +34,7 @@ def forecast_chart_png(history: pd.DataFrame, forecast: pd.DataFrame, title: str
         label="80%",
     )
     ax.plot(forecast["ds"], forecast["yhat"], color="#4c72b0", linewidth=1.4, label="forecast")
-    ax.set_title(title, fontsize=9, loc="left")
-    ax.tick_params(labelsize=7)
-    ax.legend(fontsize=7, loc="upper left", ncol=4, frameon=False)
-    ax.grid(alpha=0.25)
-    fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png")
-    plt.close(fig)
-    return buffer.getvalue()
+    return _png(fig, ax, title, legend_columns=4)
 
 
 def indicator_chart_png(frame: pd.DataFrame, title: str) -> bytes:
@@ -58,9 +50,16 @@ def indicator_chart_png(frame: pd.DataFrame, title: str) -> bytes:
     )
     ax.plot(frame["ds"], frame["expected"], color="#4c72b0", linewidth=1.2, label="expected")
     ax.plot(frame["ds"], frame["value"], color="#c44e52", linewidth=1.4, label="actual")
+    return _png(fig, ax, title, legend_columns=3)
+
+
+def _png(fig, ax, title: str, legend_columns: int) -> bytes:
+    """The house style shared by every chart, rendered to PNG bytes."""
+    import matplotlib.pyplot as plt
+
     ax.set_title(title, fontsize=9, loc="left")
     ax.tick_params(labelsize=7)
-    ax.legend(fontsize=7, loc="upper left", ncol=3, frameon=False)
+    ax.legend(fontsize=7, loc="upper left", ncol=legend_columns, frameon=False)
     ax.grid(alpha=0.25)
     fig.tight_layout()
     buffer = io.BytesIO()
