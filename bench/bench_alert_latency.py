@@ -48,14 +48,14 @@ def main() -> int:
     from risk_pipelines.warehouse import Warehouse
 
     work = Path(tempfile.mkdtemp(prefix="bench-latency-"))
-    surge_day = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
+    # The demo places its report surge on the last five days of its range. The range ends
+    # yesterday (a feed never holds the future), so the surge starts four days before that,
+    # still inside the landing sensor's seven-day window; that day lands at t0.
+    last = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
+    surge_day = last - dt.timedelta(days=4)
     first = surge_day - dt.timedelta(days=args.days)
-    # The demo places its report surge on the last five days of the range: end it four days
-    # after the surge day so the surge starts on the day that lands at t0.
     staging, landing = work / "staging", work / "landing"
-    generate_demo_data(
-        DemoSpec(first, surge_day + dt.timedelta(days=4), seed=3, scale=args.scale), staging
-    )
+    generate_demo_data(DemoSpec(first, last, seed=3, scale=args.scale), staging)
     for dataset in ("moderation_decisions", "incidents"):
         for folder in sorted((staging / dataset).iterdir()):
             if dt.date.fromisoformat(folder.name) < surge_day:

@@ -46,11 +46,10 @@ class RuleBacktest:
     days: int
 
     def alerts_per_week(self) -> pd.Series:
-        weeks = pd.date_range(self.start, self.end, freq="W-MON")
-        fired = pd.to_datetime(self.episodes["fired_on"])
-        counts = fired.dt.to_period("W-SUN").value_counts()
-        index = pd.period_range(self.start, self.end, freq="W-SUN")
-        return counts.reindex(index, fill_value=0).rename("alerts") if len(weeks) else counts
+        """Alerts fired in each Monday-to-Sunday week of the range, quiet weeks included."""
+        weeks = pd.period_range(self.start, self.end, freq="W-SUN")
+        fired = pd.to_datetime(self.episodes["fired_on"]).dt.to_period("W-SUN")
+        return fired.value_counts().reindex(weeks, fill_value=0).rename("alerts")
 
     def precision(self) -> float | None:
         labelled = self.episodes["label"].dropna()

@@ -9,7 +9,7 @@ import html
 import json
 from dataclasses import asdict, dataclass, field
 
-from risk_pipelines.alerting.routes import SEVERITIES
+from risk_pipelines.alerting.routes import severity_rank
 
 EVENT_WORDS = {
     "firing": "FIRING",
@@ -72,10 +72,9 @@ class Digest:
         areas: dict[str, list[DigestItem]] = {}
         for item in self.items:
             areas.setdefault(item.policy_category or "all", []).append(item)
-        rank = {s: i for i, s in enumerate(SEVERITIES)}
         for items in areas.values():
-            items.sort(key=lambda i: (-rank.get(i.severity, 0), i.rule_id, i.unique_id))
-        worst = {a: max(rank.get(i.severity, 0) for i in items) for a, items in areas.items()}
+            items.sort(key=lambda i: (-severity_rank(i.severity), i.rule_id, i.unique_id))
+        worst = {a: max(severity_rank(i.severity) for i in items) for a, items in areas.items()}
         return sorted(areas.items(), key=lambda kv: (-worst[kv[0]], kv[0]))
 
     def title(self) -> str:

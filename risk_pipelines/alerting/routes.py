@@ -43,6 +43,13 @@ from typing import Any
 import yaml
 
 SEVERITIES = ("info", "low", "medium", "high", "critical")
+
+
+def severity_rank(severity: str) -> int:
+    """Position in SEVERITIES, so severities sort and compare; an unknown one ranks lowest."""
+    return SEVERITIES.index(severity) if severity in SEVERITIES else 0
+
+
 CHANNEL_TYPES = ("log", "slack", "email", "webhook")
 _REQUIRED_ENV = {
     "log": (),
@@ -79,7 +86,7 @@ class Route:
     policy_categories: tuple[str, ...] = ()
 
     def takes(self, severity: str, policy_category: str | None) -> bool:
-        if SEVERITIES.index(severity) < SEVERITIES.index(self.min_severity):
+        if severity_rank(severity) < severity_rank(self.min_severity):
             return False
         return not self.policy_categories or policy_category in self.policy_categories
 

@@ -23,7 +23,7 @@ from risk_pipelines.alerting.channels import Channel
 from risk_pipelines.alerting.config import AlertConfig
 from risk_pipelines.alerting.dispatch import DispatchReport, dispatch
 from risk_pipelines.alerting.evaluate import evaluate_rule
-from risk_pipelines.alerting.routes import DEFAULT_ROUTES, SEVERITIES, RouteConfig
+from risk_pipelines.alerting.routes import DEFAULT_ROUTES, RouteConfig, severity_rank
 from risk_pipelines.alerting.rules import Rule
 from risk_pipelines.alerting.silences import covering
 from risk_pipelines.alerting.state import step
@@ -280,7 +280,7 @@ def alert_chart(warehouse: Warehouse, items: list) -> bytes | None:
     from risk_pipelines.charts import indicator_chart_png
 
     firing = [i for i in items if i.event != "resolved"] or items
-    top = max(firing, key=lambda i: SEVERITY_RANK.get(i.severity, 0))
+    top = max(firing, key=lambda i: severity_rank(i.severity))
     t = risk_indicators
     query = (
         sa.select(t.c.ds, t.c.value, t.c.expected, t.c.lower, t.c.upper)
@@ -292,9 +292,6 @@ def alert_chart(warehouse: Warehouse, items: list) -> bytes | None:
     if frame.empty:
         return None
     return indicator_chart_png(frame.sort_values("ds"), f"{top.rule_id}: {top.unique_id}")
-
-
-SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}
 
 
 def _days_with_indicators(warehouse: Warehouse, after: dt.date | None) -> list[dt.date]:
