@@ -1,6 +1,7 @@
 """Surprise scores and risk levels, signed by which direction is risky for the metric."""
 
 import pandas as pd
+import pytest
 
 from risk_pipelines.indicators.surprise import (
     latest_prior_forecasts,
@@ -65,6 +66,25 @@ def test_rates_on_thin_denominators_are_stored_but_not_scored():
     out = run([actual("overturn_rate", 0.8, 4, 5)], [forecast("overturn_rate", 0.2, 0.1, 0.3)])
     row = out.loc["overturn_rate"]
     assert pd.isna(row["score"]) and row["level"] == "ok" and "denominator below" in row["note"]
+
+
+def test_one_rare_event_on_a_flat_band_is_capped_by_binomial_sampling_evidence():
+    # 1 overturn in 40 automated decisions where 0.1 % was expected: a "300 sigma" jump on a
+    # near-flat band, yet P(at least one) = 1 - 0.999**40 = 3.9 %, about 1.76 sigma.
+    out = run(
+        [actual("automated_error_rate", 0.025, 1, 40)],
+        [forecast("automated_error_rate", 0.001, 0.0009, 0.0011)],
+    )
+    row = out.loc["automated_error_rate"]
+    assert 1.7 < row["score"] < 1.8 and row["level"] == "ok"
+
+
+def test_a_real_shift_in_a_well_populated_rate_keeps_its_score():
+    # 930 of 1000 against 97 % expected: the binomial tail is far beyond the band's 3.1 sigma.
+    out = run(
+        [actual("proactive_rate", 0.93, 930, 1000)], [forecast("proactive_rate", 0.97, 0.95, 0.985)]
+    )
+    assert out.loc["proactive_rate", "score"] == pytest.approx(0.04 / (0.02 / 1.959963984540054))
 
 
 def test_a_day_without_a_prior_forecast_says_so():

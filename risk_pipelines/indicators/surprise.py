@@ -10,6 +10,12 @@ level (documented for leadership):
   high      3 <= score < 5
   critical  score >= 5
 A rate whose denominator is below the minimum is stored but not scored (level ok, with a note).
+
+A rate with its numerator and denominator is also capped by sampling evidence: its score never
+exceeds the z of the exact binomial tail, i.e. how unlikely that many (or that few) events are
+among that many trials if the expected rate held. A forecast band for a rare-event rate can be
+nearly flat at zero; one overturn in 40 automated decisions where 0.1 % was expected is then a
+"300 sigma" surprise on the band, yet happens 4 % of days by chance alone.
 """
 
 from __future__ import annotations
@@ -82,6 +88,7 @@ def surprise_indicators(
     direction = specs.map(lambda s: s.direction).to_numpy()
     kinds = specs.map(lambda s: s.kind).to_numpy()
     score = np.where(direction == "down", -raw, np.where(direction == "both", np.abs(raw), raw))
+    score = _capped_by_sampling_evidence(score, frame, expected, kinds, above)
     note = np.where(np.isnan(expected), "no forecast made before this day", None).astype(object)
     thin = (kinds == "rate") & (frame["denominator"].fillna(0).to_numpy() < min_denominator)
     score = np.where(thin, np.nan, score)
@@ -98,6 +105,27 @@ def surprise_indicators(
     return typed_indicators(out[INDICATOR_COLUMNS]).sort_values(
         ["ds", "unique_id"], ignore_index=True
     )
+
+
+def _capped_by_sampling_evidence(score, frame, expected, kinds, above) -> np.ndarray:
+    from scipy.stats import binom, norm
+
+    k = frame["numerator"].to_numpy(float) if "numerator" in frame else np.full(len(frame), np.nan)
+    n = frame["denominator"].to_numpy(float) if "denominator" in frame else np.full_like(k, np.nan)
+    # Only true proportions: counts of events among counted trials, expected inside (0, 1).
+    applies = (
+        (kinds == "rate") & (score > 0) & (n >= 1) & (k >= 0) & (k <= n)
+        & (expected > 0) & (expected < 1)
+    )  # fmt: skip
+    if not applies.any():
+        return score
+    kk, nn, pp = np.round(k[applies]), np.round(n[applies]), expected[applies]
+    # The tail on the side the actual fell: at least k events, or at most k.
+    tail = np.where(above[applies], binom.sf(kk - 1, nn, pp), binom.cdf(kk, nn, pp))
+    evidence = np.maximum(norm.isf(np.clip(tail, 1e-300, 1.0)), 0.0)
+    capped = score.copy()
+    capped[applies] = np.minimum(score[applies], evidence)
+    return capped
 
 
 def typed_indicators(frame: pd.DataFrame) -> pd.DataFrame:
