@@ -4,10 +4,15 @@ The real deployment shape, on one machine: ``dagster-daemon`` running the worksp
 sensor and alert sensor, 30 s intervals, runs launched as subprocesses), a SQLite warehouse
 seeded with 60 days of demo history, and an HTTP server standing in for the incident webhook.
 At t0 the day holding the demo's report surge lands; the clock stops when the signed webhook
-message naming report_surge arrives. The breakdown says where the time went: waiting for the
-landing sensor, the run itself, waiting for the alert sensor and delivery.
+message naming report_surge arrives.
 
-    python bench/bench_alert_latency.py [--days 60] [--scale 0.3] [--timeout 240]
+The figure depends on where t0 falls in the sensors' 30 s cycle, so each trial lands the file
+after a different delay (spread evenly over one interval) and the bench prints every trial with
+the minimum, median and maximum. Both sensors start with the daemon, so the alert sensor ticks
+just after the landing sensor: a run that finishes within one interval of the landing tick is
+evaluated on the next alert tick, which bounds the latency by two intervals (60 s).
+
+    python bench/bench_alert_latency.py [--trials 3] [--days 60] [--scale 0.3] [--timeout 240]
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import argparse
 import datetime as dt
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -30,13 +36,41 @@ from tests.receivers import http_receiver  # noqa: E402  (the same server the te
 GOAL_SECONDS = 60.0
 
 
+SENSOR_INTERVAL_SECONDS = 30.0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--trials", type=int, default=3)
     parser.add_argument("--days", type=int, default=60)
     parser.add_argument("--scale", type=float, default=0.3)
     parser.add_argument("--timeout", type=float, default=300)
     args = parser.parse_args()
 
+    latencies = []
+    for trial in range(args.trials):
+        offset = SENSOR_INTERVAL_SECONDS * trial / args.trials
+        print(f"\ntrial {trial + 1}/{args.trials} (file lands {offset:.0f}s later in the cycle)")
+        latency, run_seconds = one_trial(args, offset)
+        if latency is None:
+            print(f"  no report_surge message within {args.timeout:.0f}s")
+            return 1
+        latencies.append(latency)
+        print(f"  latency {latency:.1f}s; the run it triggered took {run_seconds or 0:.1f}s "
+              "from launch to success")  # fmt: skip
+
+    worst = max(latencies)
+    print(f"\nlatency, surge file landed -> webhook message, {len(latencies)} trial(s): "
+          f"min {min(latencies):.1f}s, median {statistics.median(latencies):.1f}s, "
+          f"max {worst:.1f}s (goal {GOAL_SECONDS:.0f}s: "
+          f"{'met' if worst < GOAL_SECONDS else 'missed'} by the worst trial, "
+          f"{worst / GOAL_SECONDS:.2f}x the goal)")  # fmt: skip
+    return 0
+
+
+def one_trial(args: argparse.Namespace, offset: float) -> tuple[float | None, float | None]:
+    """Seed a fresh warehouse, start the daemon, land the surge day; seconds until the webhook
+    hears of it, and the triggered run's own duration."""
     import dagster as dg
 
     from risk_pipelines.alerting.config import load_alert_config
@@ -70,7 +104,7 @@ def main() -> int:
     )
     url = f"sqlite:///{work / 'warehouse.sqlite'}"
     resources = explicit_resources(url, landing, config_dir=config, id_hash_key="bench")
-    print(f"seeding {first}..{surge_day - dt.timedelta(days=1)} into {url} ...", flush=True)
+    print(f"  seeding {first}..{surge_day - dt.timedelta(days=1)} ...", flush=True)
     started = time.perf_counter()
     with dg.instance_for_test() as instance:
         result = materialise_range(
@@ -103,15 +137,15 @@ def main() -> int:
         )  # fmt: skip
         try:
             # Let both sensors take their first tick (the landing sensor's first tick only
-            # records what is there).
-            time.sleep(45)
+            # records what is there), then move t0 through the cycle.
+            time.sleep(45 + offset)
             t0 = time.perf_counter()
             for dataset in ("moderation_decisions", "incidents"):
                 shutil.copytree(
                     staging / dataset / surge_day.isoformat(),
                     landing / dataset / surge_day.isoformat(),
                 )
-            print(f"t0: {surge_day} landed; waiting for the webhook ...", flush=True)
+            print(f"  t0: {surge_day} landed; waiting for the webhook ...", flush=True)
             arrived = None
             while time.perf_counter() - t0 < args.timeout:
                 if any(
@@ -126,17 +160,8 @@ def main() -> int:
         finally:
             daemon.terminate()
             daemon.wait(30)
-    if arrived is None:
-        print(f"no report_surge message within {args.timeout:.0f}s")
-        return 1
-    print(f"\nlatency, surge file landed -> webhook message: {arrived:.1f}s "
-          f"(goal {GOAL_SECONDS:.0f}s: {'met' if arrived < GOAL_SECONDS else 'missed'}, "
-          f"{arrived / GOAL_SECONDS:.2f}x the goal)")  # fmt: skip
-    if runs:
-        print(f"  the run it triggered took {runs:.1f}s from launch to success; the rest is the "
-              "two sensors' 30 s intervals and delivery")  # fmt: skip
     shutil.rmtree(work, ignore_errors=True)
-    return 0
+    return arrived, runs
 
 
 def _run_times(home: Path, env: dict) -> float | None:
