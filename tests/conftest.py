@@ -10,13 +10,16 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import os
+import sqlite3
 import uuid
 from pathlib import Path
 
+import dagster as dg
 import pytest
 import sqlalchemy as sa
 
 from risk_pipelines.resources import explicit_resources
+from risk_pipelines.runs import materialise_range
 from risk_pipelines.settings import PACKAGED_CONFIG_DIR
 from risk_pipelines.sources.demo import DemoSpec, generate_demo_data
 
@@ -103,3 +106,60 @@ def make_resources(warehouse_url: str, landing_dir: Path, config_dir: Path = PAC
     return explicit_resources(
         warehouse_url, landing_dir, config_dir=config_dir, id_hash_key="test-key"
     )
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgres"])
+def pipeline(request, tmp_path_factory, demo_landing):
+    """The demo range materialised once per backend, in one run, on a real instance, shared by
+    the end-to-end, notebook, brief and asset-metadata tests (which only read it, or write
+    what a rerun would)."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('e2e') / 'warehouse.sqlite'}"
+        database = None
+    else:
+        database = throwaway_postgres_database(request.getfixturevalue("postgres_server_url"))
+        url = database.__enter__()
+    resources = make_resources(url, demo_landing)
+    with dg.instance_for_test() as instance:
+        result = materialise_range(DEMO_START, DEMO_END, instance=instance, resources=resources)
+        assert result.success
+        yield {
+            "url": url,
+            "instance": instance,
+            "resources": resources,
+            "run": result,
+            "landing": demo_landing,
+        }
+    if database is not None:
+        database.__exit__(None, None, None)
+
+
+ALERT_STATE_TABLES = ("alert_notifications", "alerts", "alert_evaluations")
+
+
+def forget_alert_state(url: str) -> None:
+    """As if the alert rules had never run on this warehouse (tests that share the demo
+    warehouse and need a first evaluation)."""
+    from risk_pipelines.warehouse import Warehouse
+
+    warehouse = Warehouse(url)
+    with warehouse.engine.begin() as conn:
+        for table in ALERT_STATE_TABLES:
+            conn.execute(sa.text(f"DELETE FROM {table}"))
+
+
+def unevaluated_copy(pipeline: dict, tmp_path: Path) -> dict:
+    """Resources over a copy of the SQLite demo warehouse whose alerts were never evaluated:
+    the alert sensor's first tick on it evaluates every day."""
+    copy = tmp_path / "unevaluated.sqlite"
+    source = sqlite3.connect(pipeline["url"].removeprefix("sqlite:///"))
+    target = sqlite3.connect(copy)
+    try:
+        source.backup(target)
+        for table in ALERT_STATE_TABLES:
+            target.execute(f"DELETE FROM {table}")
+        target.commit()
+    finally:
+        source.close()
+        target.close()
+    return make_resources(f"sqlite:///{copy}", pipeline["landing"])

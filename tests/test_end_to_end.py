@@ -11,34 +11,13 @@ from risk_pipelines.alerting.config import load_alert_config
 from risk_pipelines.alerting.service import evaluate_with_config
 from risk_pipelines.runs import materialise_range, materialise_selection
 from risk_pipelines.sensors.alerts import risk_alerts_sensor
+from risk_pipelines.settings import PACKAGED_CONFIG_DIR
 from risk_pipelines.warehouse import Warehouse
-from tests.conftest import DEMO_END, DEMO_START, make_resources, throwaway_postgres_database
+from risk_pipelines.warehouse.forecast_runs import newest_runs
+from risk_pipelines.warehouse.views import VIEWS
+from tests.conftest import DEMO_END, DEMO_START, forget_alert_state, make_resources
 
 PARTITION_TABLES = ("moderation_decisions", "incidents", "daily_metrics", "risk_indicators")
-
-
-@pytest.fixture(scope="module", params=["sqlite", "postgres"])
-def pipeline(request, tmp_path_factory, demo_landing):
-    """The demo range materialised once per backend, in one run, on a real instance."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('e2e') / 'warehouse.sqlite'}"
-        database = None
-    else:
-        database = throwaway_postgres_database(request.getfixturevalue("postgres_server_url"))
-        url = database.__enter__()
-    resources = make_resources(url, demo_landing)
-    with dg.instance_for_test() as instance:
-        result = materialise_range(DEMO_START, DEMO_END, instance=instance, resources=resources)
-        assert result.success
-        yield {
-            "url": url,
-            "instance": instance,
-            "resources": resources,
-            "run": result,
-            "landing": demo_landing,
-        }
-    if database is not None:
-        database.__exit__(None, None, None)
 
 
 def test_every_stage_wrote_every_day_of_the_range(pipeline):
@@ -98,6 +77,7 @@ def test_the_forecast_asset_carries_a_chart_and_counts(pipeline):
 
 def test_the_sensor_raises_the_injected_surge_and_a_quiet_tick_creates_nothing(pipeline):
     instance, resources = pipeline["instance"], pipeline["resources"]
+    forget_alert_state(pipeline["url"])  # other tests of the session may have evaluated
     context = dg.build_sensor_context(instance=instance, resources=resources)
     result = risk_alerts_sensor(context)
     assert isinstance(result, dg.SensorResult)
@@ -270,8 +250,10 @@ def test_the_weekly_selection_is_stored_and_the_next_daily_run_uses_it(pipeline)
     selection_run = materialise_selection(instance=instance, resources=resources)
     assert selection_run.success
     warehouse = Warehouse(pipeline["url"])
-    chosen = warehouse.read_sql("SELECT * FROM forecast_model_selection")
-    assert chosen["run_id"].nunique() == 1 and len(chosen) > 150
+    chosen = warehouse.read_sql(
+        "SELECT * FROM forecast_model_selection WHERE run_id = :r", {"r": selection_run.run_id}
+    )
+    assert len(chosen) > 150
     assert set(chosen["model"]) <= {"seasonal_naive", "ets", "prophet", "recent_level"}
     # Series too young to backtest keep ETS by default, and the daily run estimates afresh.
     ets = chosen[(chosen["model"] == "ets") & ~chosen["reason"].str.contains("default kept")]
@@ -326,3 +308,40 @@ def test_a_deployment_with_only_pre_aggregated_metrics_alerts_all_the_same(tmp_p
     assert report.fired == 1
     firing = warehouse.read_sql("SELECT unique_id FROM alerts WHERE state = 'firing'")
     assert firing["unique_id"].tolist() == ["report_volume|own|all|DE|all"]
+
+
+def test_the_analyst_views_have_the_documented_columns_on_both_backends(pipeline):
+    warehouse = Warehouse(pipeline["url"])
+    # Alerts exist once the rules have been evaluated (a no-op when a sensor test already did).
+    evaluate_with_config(warehouse, load_alert_config(PACKAGED_CONFIG_DIR))
+    for view in VIEWS:
+        frame = warehouse.read_sql(f"SELECT * FROM {view.name} LIMIT 5")
+        assert list(frame.columns) == list(view.columns), view.name
+        assert len(frame) > 0, f"{view.name} is empty on the demo"
+
+
+def test_the_latest_forecast_view_is_the_newest_run_of_the_newest_day_primary_only(pipeline):
+    warehouse = Warehouse(pipeline["url"])
+    forecasts = newest_runs(warehouse.read_sql("SELECT * FROM metric_forecasts"))
+    newest_day = forecasts.groupby("unique_id")["as_of"].transform("max")
+    expected = forecasts[(forecasts["as_of"] == newest_day) & forecasts["is_primary"].astype(bool)]
+    view = warehouse.read_sql("SELECT * FROM v_latest_forecast")
+    assert len(view) == len(expected)
+    assert view["unique_id"].nunique() == expected["unique_id"].nunique()
+    assert set(view["run_id"]) == set(expected["run_id"])
+
+
+def test_the_forecast_vs_actual_view_carries_series_and_bands_for_every_scored_row(pipeline):
+    warehouse = Warehouse(pipeline["url"])
+    view = warehouse.read_sql("SELECT * FROM v_forecast_vs_actual")
+    assert len(view) == warehouse.count("forecast_accuracy")
+    assert (view["error"] - (view["actual"] - view["yhat"])).abs().max() < 1e-9
+    inside = (view["actual"] >= view["yhat_lo_95"]) & (view["actual"] <= view["yhat_hi_95"])
+    assert (inside == view["covered_95"].astype(bool)).mean() > 0.999
+
+
+def test_the_indicator_levels_view_ranks_levels_in_order(pipeline):
+    warehouse = Warehouse(pipeline["url"])
+    ranks = warehouse.read_sql("SELECT DISTINCT level, level_rank FROM v_indicator_levels")
+    order = ["ok", "elevated", "high", "critical"]
+    assert all(order.index(r.level) == r.level_rank for r in ranks.itertuples())

@@ -1,6 +1,7 @@
 """The warehouse behaves the same on SQLite and PostgreSQL."""
 
 import datetime as dt
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -8,6 +9,7 @@ import sqlalchemy as sa
 
 from risk_pipelines.warehouse import TABLES, Warehouse
 from risk_pipelines.warehouse.store import SchemaMismatch, normalise_url
+from risk_pipelines.warehouse.views import drop_views, render_data_dictionary
 
 DAY = dt.date(2026, 3, 1)
 
@@ -131,12 +133,14 @@ def test_an_outdated_empty_table_is_rebuilt_and_a_filled_one_refused_by_name(war
     warehouse = Warehouse(warehouse_url)
     engine = warehouse.engine
     with engine.begin() as conn:  # forecast_accuracy as an earlier version defined it
+        drop_views(conn)
         conn.execute(sa.text("DROP TABLE forecast_accuracy"))
         conn.execute(sa.text("CREATE TABLE forecast_accuracy (ds DATE, unique_id VARCHAR(300))"))
     warehouse.ensure_schema()  # what start-up does: empty, so rebuilt
     columns = {c["name"] for c in sa.inspect(engine).get_columns("forecast_accuracy")}
     assert {"run_id", "scaled_error", "covered_95"} <= columns
     with engine.begin() as conn:
+        drop_views(conn)
         conn.execute(sa.text("DROP TABLE forecast_accuracy"))
         conn.execute(sa.text("CREATE TABLE forecast_accuracy (ds DATE, unique_id VARCHAR(300))"))
         conn.execute(sa.text("INSERT INTO forecast_accuracy VALUES ('2026-01-01', 'a')"))
@@ -146,3 +150,10 @@ def test_an_outdated_empty_table_is_rebuilt_and_a_filled_one_refused_by_name(war
         conn.execute(sa.text("DELETE FROM forecast_accuracy"))
     warehouse.ensure_schema()  # leaves the current definition for the next test
     warehouse.dispose()
+
+
+def test_the_data_dictionary_documents_every_analyst_view_as_defined():
+    committed = (Path(__file__).parents[1] / "docs" / "data_dictionary.md").read_text()
+    assert committed == render_data_dictionary(), (
+        "docs/data_dictionary.md is stale: risk-pipelines data-dictionary > docs/data_dictionary.md"
+    )

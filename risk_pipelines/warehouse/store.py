@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from risk_pipelines.warehouse.schema import TABLES, metadata
+from risk_pipelines.warehouse.views import create_views, drop_views
 
 _INSERT_CHUNK = 20_000
 
@@ -56,7 +57,10 @@ class Warehouse:
 
     def ensure_schema(self) -> None:
         """Create missing tables; an existing table whose columns or key differ from this
-        version's is rebuilt when empty and refused with its name when it holds rows."""
+        version's is rebuilt when empty and refused with its name when it holds rows. The
+        analyst views are recreated with this version's definitions."""
+        with self.engine.begin() as conn:  # views read the tables: out of the way first
+            drop_views(conn)
         inspector = sa.inspect(self.engine)
         existing = set(inspector.get_table_names())
         for table in metadata.sorted_tables:
@@ -77,6 +81,8 @@ class Warehouse:
                 )
             table.drop(self.engine)
         metadata.create_all(self.engine, checkfirst=True)
+        with self.engine.begin() as conn:
+            create_views(conn)
 
     def dispose(self) -> None:
         self.engine.dispose()
