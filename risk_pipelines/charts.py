@@ -53,6 +53,34 @@ def indicator_chart_png(frame: pd.DataFrame, title: str) -> bytes:
     return _png(fig, ax, title, legend_columns=3)
 
 
+def bar_chart_png(frame: pd.DataFrame, title: str, stacked: bool = True) -> bytes:
+    """One bar per row of ``frame`` (its index labels the bars), one coloured segment per
+    column: the shape every asset's summary chart takes (rows per day, series per model...)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7.5, 2.6), dpi=90)
+    bottom = pd.Series(0.0, index=frame.index)
+    width = 0.8 / (1 if stacked else max(1, len(frame.columns)))
+    positions = pd.Series(range(len(frame)), index=frame.index, dtype=float)
+    for i, (column, colour) in enumerate(zip(frame.columns, _PALETTE, strict=False)):
+        values = frame[column].astype(float).fillna(0.0)
+        x = positions if stacked else positions + (i - (len(frame.columns) - 1) / 2) * width
+        ax.bar(x, values, width=width, bottom=bottom if stacked else 0, color=colour,
+               label=str(column))  # fmt: skip
+        if stacked:
+            bottom = bottom + values
+    step = max(1, len(frame) // 12)  # at most a dozen labels, however many bars
+    ax.set_xticks(list(positions.iloc[::step]), [str(i) for i in frame.index[::step]])
+    ax.tick_params(axis="x", rotation=30 if len(frame) > 4 else 0)
+    return _png(fig, ax, title, legend_columns=max(1, len(frame.columns)))
+
+
+_PALETTE = ("#4c72b0", "#c44e52", "#dd8452", "#55a868", "#8172b3", "#937860")
+
+
 def _png(fig, ax, title: str, legend_columns: int) -> bytes:
     """The house style shared by every chart, rendered to PNG bytes."""
     import matplotlib.pyplot as plt

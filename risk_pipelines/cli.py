@@ -49,6 +49,9 @@ def _parser() -> argparse.ArgumentParser:
         "select-models",
         help="run the weekly forecast model selection now (backtests, choice, calibration)",
     )
+    sub.add_parser("data-dictionary", help="print the analyst views' data dictionary (Markdown)")
+    brief = sub.add_parser("brief", help="write the daily risk brief (HTML and PNG) of a day")
+    brief.add_argument("--day", type=_date, help="default: the newest day with indicators")
 
     alerts = sub.add_parser("alerts", help="alert state")
     alerts_sub = alerts.add_subparsers(dest="alerts_command", required=True)
@@ -103,6 +106,13 @@ def main(argv: list[str] | None = None) -> int:
             return _seed_demo(args.days, args.scale)
         if args.command == "select-models":
             return _select_models()
+        if args.command == "brief":
+            return _brief(args.day)
+        if args.command == "data-dictionary":
+            from risk_pipelines.warehouse.views import render_data_dictionary
+
+            print(render_data_dictionary(), end="")
+            return 0
         if args.command == "alerts":
             return _alerts(args)
         if args.command == "silences":
@@ -232,6 +242,27 @@ def _run(start: dt.date, end: dt.date, *, alerts: bool) -> int:
         report = evaluate_with_config(warehouse, load_alert_config(settings.config_dir))
         print(f"  alerts: {report.summary()}")
         _print_alerts(warehouse, "firing", 20)
+        return _brief(end)
+    return 0
+
+
+def _brief(day: dt.date | None) -> int:
+    from risk_pipelines.reporting.brief import latest_indicator_day
+    from risk_pipelines.runs import materialise_brief
+    from risk_pipelines.warehouse.store import Warehouse
+
+    settings = load_settings()
+    day = day or latest_indicator_day(Warehouse(settings.warehouse_url))
+    if day is None:
+        raise ValueError("no risk indicators yet: run the pipeline first")
+    result = materialise_brief(day)
+    if not result.success:
+        print(f"error: brief run {result.run_id} failed; see its log", file=sys.stderr)
+        return 1
+    metadata = result.asset_materializations_for_node("risk_brief")[0].metadata
+    print(f"  daily risk brief {day}: {metadata['headline'].value}")
+    print(f"    {metadata['html'].value}")
+    print(f"    {metadata['png'].value if 'png' in metadata else metadata['png_rendering'].value}")
     return 0
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
+from risk_pipelines.assets.brief import risk_brief, risk_brief_job
 from risk_pipelines.assets.forecasts import (
     forecast_accuracy,
     forecast_model_selection,
@@ -59,8 +60,8 @@ model_selection_schedule = dg.ScheduleDefinition(
 )
 
 defs = dg.Definitions(
-    assets=[*PIPELINE_ASSETS, forecast_model_selection, alerts],
-    jobs=[daily_risk_job, model_selection_job],
+    assets=[*PIPELINE_ASSETS, forecast_model_selection, alerts, risk_brief],
+    jobs=[daily_risk_job, model_selection_job, risk_brief_job],
     schedules=[daily_risk_schedule, model_selection_schedule],
     sensors=[
         make_landing_sensor(daily_risk_job.name),

@@ -43,6 +43,8 @@ class PipelineConfigResource(dg.ConfigurableResource):
     id_hash_key: str
     # Great Expectations Data Docs pages, one per validation (RISK_DATA_DOCS_DIR).
     data_docs_dir: str
+    # The daily risk brief's HTML and PNG, one pair per day (RISK_BRIEFS_DIR).
+    briefs_dir: str
     forecast_horizon: int = 28
     forecast_history_days: int = 730
     forecast_workers: int = 2
@@ -94,6 +96,7 @@ def explicit_resources(
             id_hash_key=id_hash_key,
             forecast_workers=forecast_workers,
             data_docs_dir=str(data_docs_dir or Path(landing_dir).parent / "data_docs"),
+            briefs_dir=str(Path(landing_dir).parent / "briefs"),
         ),
     }
 
@@ -113,6 +116,7 @@ def build_resources() -> dict[str, dg.ConfigurableResource]:
             platform=_env_or("RISK_PLATFORM", settings.platform),
             id_hash_key=_env_or("RISK_ID_HASH_KEY", settings.id_hash_key),
             data_docs_dir=_env_or("RISK_DATA_DOCS_DIR", str(settings.data_docs_dir)),
+            briefs_dir=_env_or("RISK_BRIEFS_DIR", str(settings.briefs_dir)),
             forecast_workers=int(os.environ.get("RISK_FORECAST_WORKERS") or default_workers()),
             selection_models=os.environ.get(
                 "RISK_SELECTION_MODELS",

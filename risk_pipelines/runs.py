@@ -80,3 +80,24 @@ def materialise_selection(
     return job.execute_in_process(
         instance=instance or instance_from_environment(), raise_on_error=False
     )
+
+
+def materialise_brief(
+    day: dt.date,
+    *,
+    instance: dg.DagsterInstance | None = None,
+    resources: Mapping[str, object] | None = None,
+) -> dg.ExecuteInProcessResult:
+    """Write the daily risk brief of ``day`` (what the alert sensor requests after evaluating)."""
+    from risk_pipelines.assets.brief import risk_brief, risk_brief_job
+    from risk_pipelines.resources import build_resources
+
+    check_range(day, day)
+    resources = resources if resources is not None else build_resources()
+    defs = dg.Definitions(assets=[risk_brief], jobs=[risk_brief_job], resources=resources)
+    job = defs.resolve_job_def(risk_brief_job.name)
+    return job.execute_in_process(
+        instance=instance or instance_from_environment(),
+        partition_key=day.isoformat(),
+        raise_on_error=False,
+    )

@@ -40,6 +40,7 @@ class Settings:
     id_hash_key: str
     id_hash_key_is_demo: bool
     data_docs_dir: Path
+    briefs_dir: Path
 
 
 def load_settings() -> Settings:
@@ -58,4 +59,5 @@ def load_settings() -> Settings:
         id_hash_key=key or DEMO_ID_HASH_KEY,
         id_hash_key_is_demo=not key,
         data_docs_dir=Path(os.environ.get("RISK_DATA_DOCS_DIR") or data_dir() / "data_docs"),
+        briefs_dir=Path(os.environ.get("RISK_BRIEFS_DIR") or data_dir() / "briefs"),
     )

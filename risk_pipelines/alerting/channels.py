@@ -124,6 +124,13 @@ class EmailChannel:
             message.get_payload()[1].add_related(
                 digest.chart_png, maintype="image", subtype="png", cid=cid
             )
+        for attachment in digest.attachments:
+            message.add_attachment(
+                attachment.content,
+                maintype=attachment.maintype,
+                subtype=attachment.subtype,
+                filename=attachment.filename,
+            )
         try:
             with smtplib.SMTP(self.host, self.port, timeout=TIMEOUT_SECONDS) as smtp:
                 if self.starttls:

@@ -56,11 +56,22 @@ class DigestItem:
 
 
 @dataclass(frozen=True)
+class Attachment:
+    """A file sent with an email digest (the daily risk brief)."""
+
+    filename: str
+    content: bytes = field(repr=False)
+    maintype: str
+    subtype: str
+
+
+@dataclass(frozen=True)
 class Digest:
     route: str
     generated_at: dt.datetime
     items: tuple[DigestItem, ...]
     chart_png: bytes | None = field(default=None, repr=False)
+    attachments: tuple[Attachment, ...] = ()
 
     @property
     def key(self) -> str:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from risk_pipelines.alerting.channels import Channel, DisabledChannel, build_channel
-from risk_pipelines.alerting.digest import Digest, DigestItem
+from risk_pipelines.alerting.digest import Attachment, Digest, DigestItem
 from risk_pipelines.alerting.routes import RouteConfig
 from risk_pipelines.warehouse import alerts as alert_store
 from risk_pipelines.warehouse.store import Warehouse
@@ -45,6 +45,7 @@ class DispatchReport:
 
 
 ChartBuilder = Callable[[list[DigestItem]], bytes | None]
+AttachmentBuilder = Callable[[list[DigestItem]], list[Attachment]]
 
 
 def dispatch(
@@ -54,10 +55,17 @@ def dispatch(
     *,
     channels: dict[str, Channel] | None = None,
     chart_for: ChartBuilder | None = None,
+    attachments_for: AttachmentBuilder | None = None,
     budget_seconds: float = 40.0,
 ) -> DispatchReport:
     """``channels`` overrides the channel of a route by name (tests, benchmarks). Routes not
-    reached within ``budget_seconds`` wait for the next call (a sensor tick must end in time)."""
+    reached within ``budget_seconds`` wait for the next call (a sensor tick must end in time).
+    An email digest carries the most severe alert's chart inline and the daily risk brief as
+    attachments; ``chart_for`` and ``attachments_for`` replace those builders."""
+    from risk_pipelines.reporting.publish import brief_attachments, digest_chart
+
+    chart_for = chart_for or (lambda items: digest_chart(warehouse, items))
+    attachments_for = attachments_for or (lambda items: brief_attachments(warehouse, now))
     started = time.monotonic()
     report = DispatchReport()
     with warehouse.engine.begin() as conn:
@@ -77,10 +85,10 @@ def dispatch(
             channel = DisabledChannel(f"route {route_name} is no longer in channels.yaml")
         else:
             channel = build_channel(route)
-        chart = None
-        if chart_for is not None and route is not None and route.channel == "email":
-            chart = chart_for(list(items))
-        digest = Digest(route_name, now, items, chart)
+        chart, attachments = None, []
+        if route is not None and route.channel == "email":
+            chart, attachments = chart_for(list(items)), attachments_for(list(items))
+        digest = Digest(route_name, now, items, chart, tuple(attachments))
         delivery = channel.send(digest)
         with warehouse.engine.begin() as conn:
             for record in records:

@@ -23,7 +23,7 @@ from risk_pipelines.alerting.channels import Channel
 from risk_pipelines.alerting.config import AlertConfig
 from risk_pipelines.alerting.dispatch import DispatchReport, dispatch
 from risk_pipelines.alerting.evaluate import evaluate_rule
-from risk_pipelines.alerting.routes import DEFAULT_ROUTES, RouteConfig, severity_rank
+from risk_pipelines.alerting.routes import DEFAULT_ROUTES, RouteConfig
 from risk_pipelines.alerting.rules import Rule
 from risk_pipelines.alerting.silences import covering
 from risk_pipelines.alerting.state import step
@@ -108,13 +108,7 @@ def evaluate_pending_days(
             )
             report.days.append(day)
         report.firing_now = len(alert_store.list_alerts(warehouse, "firing"))
-    report.delivery = dispatch(
-        warehouse,
-        routes,
-        now,
-        channels=channels,
-        chart_for=lambda items: alert_chart(warehouse, items),
-    )
+    report.delivery = dispatch(warehouse, routes, now, channels=channels)
     report.notifications = report.delivery.sent
     return report
 
@@ -273,25 +267,6 @@ class _AlertContext:
 
 # The raw-table columns a leaf series can be split by (those its series key does not fix).
 RAW_SPLITS = ("surface", "detection_source", "policy_category", "region")
-
-
-def alert_chart(warehouse: Warehouse, items: list) -> bytes | None:
-    """The most severe alert's series over six weeks: actual against the expected band."""
-    from risk_pipelines.charts import indicator_chart_png
-
-    firing = [i for i in items if i.event != "resolved"] or items
-    top = max(firing, key=lambda i: severity_rank(i.severity))
-    t = risk_indicators
-    query = (
-        sa.select(t.c.ds, t.c.value, t.c.expected, t.c.lower, t.c.upper)
-        .where(t.c.unique_id == top.unique_id, t.c.indicator == t.c.metric)
-        .order_by(t.c.ds.desc())
-        .limit(42)
-    )
-    frame = warehouse.read_query(query)
-    if frame.empty:
-        return None
-    return indicator_chart_png(frame.sort_values("ds"), f"{top.rule_id}: {top.unique_id}")
 
 
 def _days_with_indicators(warehouse: Warehouse, after: dt.date | None) -> list[dt.date]:

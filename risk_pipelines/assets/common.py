@@ -8,6 +8,7 @@ import warnings
 
 import dagster as dg
 import pandas as pd
+import sqlalchemy as sa
 
 OWNERS_ENGINEERING = ["team:risk-data-engineering"]
 OWNERS_ANALYSIS = ["team:risk-analysis"]
@@ -37,3 +38,27 @@ def preview(frame: pd.DataFrame, rows: int = 8) -> dg.MetadataValue:
 
 def span(days: list[dt.date]) -> str:
     return f"{days[0]}" if len(days) == 1 else f"{days[0]} .. {days[-1]} ({len(days)} days)"
+
+
+def bar_chart(frame: pd.DataFrame, title: str, *, stacked: bool = True) -> dg.MetadataValue:
+    """A bar chart for the asset's page in the UI (rows of ``frame`` are the bars)."""
+    from risk_pipelines.charts import bar_chart_png, png_markdown
+
+    if frame.empty:
+        return dg.MetadataValue.md(f"_{title}: nothing to chart_")
+    return dg.MetadataValue.md(png_markdown(bar_chart_png(frame, title, stacked), title))
+
+
+def column_schema(table: sa.Table) -> dict[str, dg.TableSchema]:
+    """Definition metadata naming the warehouse table's columns, types and meanings, so the
+    asset's page in the UI documents what analysts will find in SQL."""
+    columns = [
+        dg.TableColumn(
+            name=column.name,
+            type=str(column.type),
+            description=column.comment,
+            constraints=dg.TableColumnConstraints(nullable=bool(column.nullable)),
+        )
+        for column in table.columns
+    ]
+    return {"dagster/column_schema": dg.TableSchema(columns=columns)}

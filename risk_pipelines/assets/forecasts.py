@@ -11,6 +11,8 @@ from risk_pipelines.assets.common import (
     DAILY_PARTITIONS,
     OWNERS_ANALYSIS,
     SINGLE_RUN,
+    bar_chart,
+    column_schema,
     partition_days,
     preview,
     span,
@@ -30,6 +32,7 @@ from risk_pipelines.forecast_stages import (
 from risk_pipelines.forecasting.backtest import score_summary
 from risk_pipelines.forecasting.calibration import calibration_report
 from risk_pipelines.resources import PipelineConfigResource, WarehouseResource
+from risk_pipelines.warehouse import schema
 from risk_pipelines.warehouse.schema import daily_metrics as daily_metrics_table
 from risk_pipelines.warehouse.store import Warehouse
 
@@ -37,6 +40,7 @@ CHART_SERIES = 3
 
 
 @dg.asset(
+    metadata=column_schema(schema.forecast_model_selection),
     group_name="forecasting",
     owners=OWNERS_ANALYSIS,
     kinds={"python", "statsmodels", "prophet", "sql"},
@@ -83,6 +87,9 @@ def forecast_model_selection(
             "series_per_model": dg.MetadataValue.json(
                 {k: int(v) for k, v in specs["model"].value_counts().items()}
             ),
+            "chart": bar_chart(
+                specs["model"].value_counts().rename("series").to_frame(), "series per model"
+            ),
             "backtest_scores": _markdown(
                 score_summary(build.selection.scores), "_no series long enough to backtest_"
             ),
@@ -98,6 +105,7 @@ def forecast_model_selection(
 
 
 @dg.asset(
+    metadata=column_schema(schema.metric_forecasts),
     partitions_def=DAILY_PARTITIONS,
     backfill_policy=SINGLE_RUN,
     group_name="forecasting",
@@ -153,6 +161,7 @@ def metric_forecasts(
 
 
 @dg.asset(
+    metadata=column_schema(schema.forecast_accuracy),
     partitions_def=DAILY_PARTITIONS,
     backfill_policy=SINGLE_RUN,
     group_name="forecasting",
@@ -175,6 +184,11 @@ def forecast_accuracy(
         "dagster/row_count": len(rows),
         "partitions": span(days),
         "coverage_by_model_and_horizon": _markdown(coverage_summary(rows), "_no forecasts yet_"),
+        "chart": bar_chart(
+            rows.groupby("model")[["covered_80", "covered_95"]].mean() if len(rows) else rows,
+            "share of actuals inside the 80 % and 95 % bands, by model",
+            stacked=False,
+        ),
         **next_day_accuracy(rows),
     }
     return dg.MaterializeResult(metadata=metadata)

@@ -1,11 +1,14 @@
 """Risk indicators: every series' actual against the forecast made the day before."""
 
 import dagster as dg
+import pandas as pd
 
 from risk_pipelines.assets.common import (
     DAILY_PARTITIONS,
     OWNERS_ANALYSIS,
     SINGLE_RUN,
+    bar_chart,
+    column_schema,
     partition_days,
     preview,
     span,
@@ -15,9 +18,11 @@ from risk_pipelines.assets.metrics import daily_metrics
 from risk_pipelines.indicators.surprise import LEVELS
 from risk_pipelines.pipeline import build_indicators, write_partitions
 from risk_pipelines.resources import PipelineConfigResource, WarehouseResource
+from risk_pipelines.warehouse import schema
 
 
 @dg.asset(
+    metadata=column_schema(schema.risk_indicators),
     partitions_def=DAILY_PARTITIONS,
     backfill_policy=SINGLE_RUN,
     group_name="indicators",
@@ -49,6 +54,14 @@ def risk_indicators(
             "partitions": span(days),
             "levels_on_last_day": dg.MetadataValue.json({k: int(v) for k, v in levels.items()}),
             "scored_on_last_day": int(last["score"].notna().sum()),
+            "chart": bar_chart(
+                pd.crosstab(last["policy_category"], last["level"]).reindex(
+                    columns=["elevated", "high", "critical"], fill_value=0
+                )
+                if len(last)
+                else last,
+                f"indicators above ok on {days[-1]}, by policy area",
+            ),
             "top_risks_on_last_day": preview(
                 top[
                     [
@@ -71,6 +84,7 @@ def risk_indicators(
 
 alerts = dg.AssetSpec(
     "alerts",
+    metadata=column_schema(schema.alerts),
     group_name="alerting",
     owners=["team:risk-analysis"],
     kinds={"python", "sql"},

@@ -12,6 +12,7 @@ from risk_pipelines.assets.common import (
     DAILY_PARTITIONS,
     OWNERS_ENGINEERING,
     SINGLE_RUN,
+    column_schema,
     partition_days,
 )
 from risk_pipelines.ingestion import ingest_dataset
@@ -24,6 +25,7 @@ from risk_pipelines.quality.checks import (
 )
 from risk_pipelines.resources import PipelineConfigResource, WarehouseResource
 from risk_pipelines.sources import landing
+from risk_pipelines.warehouse.schema import TABLES
 
 _LOADING = (
     "Validated by the Great Expectations suite quality/suites/{name}.yaml before it is "
@@ -73,6 +75,7 @@ def _ingest(context, warehouse, pipeline_config, dataset: str) -> dg.Materialize
 
 def _ingest_asset(dataset: str, description: str) -> dg.AssetsDefinition:
     @dg.asset(
+        metadata=column_schema(TABLES[dataset]),
         name=dataset,
         partitions_def=DAILY_PARTITIONS,
         backfill_policy=SINGLE_RUN,

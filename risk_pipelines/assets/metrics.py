@@ -3,11 +3,14 @@
 from pathlib import Path
 
 import dagster as dg
+import pandas as pd
 
 from risk_pipelines.assets.common import (
     DAILY_PARTITIONS,
     OWNERS_ENGINEERING,
     SINGLE_RUN,
+    bar_chart,
+    column_schema,
     partition_days,
     preview,
     span,
@@ -22,9 +25,11 @@ from risk_pipelines.quality.checks import (
 )
 from risk_pipelines.resources import PipelineConfigResource, WarehouseResource
 from risk_pipelines.sources import landing
+from risk_pipelines.warehouse import schema
 
 
 @dg.asset(
+    metadata=column_schema(schema.daily_metrics),
     partitions_def=DAILY_PARTITIONS,
     backfill_policy=SINGLE_RUN,
     group_name="metrics",
@@ -82,9 +87,27 @@ def daily_metrics(
             "landed_rows": build.landed_rows,
             "rows_quarantined": report.rows_quarantined if report else 0,
             "rows_per_metric": dg.MetadataValue.json({k: int(v) for k, v in per_metric.items()}),
+            "chart": _summary_chart(metrics),
             "preview": preview(
                 metrics.sort_values("value", ascending=False) if written else metrics
             ),
         },
         check_results=checks,
     )
+
+
+def _summary_chart(metrics: pd.DataFrame) -> dg.MetadataValue:
+    """Decisions by policy category over the partition(s); for a deployment that only lands
+    pre-aggregated metrics, rows per metric instead."""
+    if metrics.empty:
+        return bar_chart(metrics, "decisions by policy category")
+    per_region = metrics[
+        (metrics["metric"] == "decisions")
+        & (metrics["policy_category"] != "all")
+        & (metrics["region"] != "all")
+    ]
+    if per_region.empty:
+        rows = metrics["metric"].value_counts().nlargest(10).rename("rows").to_frame()
+        return bar_chart(rows, "rows per metric")
+    totals = per_region.groupby("policy_category")["value"].sum().nlargest(10)
+    return bar_chart(totals.rename("decisions").to_frame(), "decisions by policy category")

@@ -11,7 +11,7 @@ import datetime as dt
 import dagster as dg
 import pandas as pd
 
-from risk_pipelines.assets.common import preview, span
+from risk_pipelines.assets.common import bar_chart, preview, span
 from risk_pipelines.ingestion import IngestReport
 
 _SHOWN = 20
@@ -115,6 +115,10 @@ def ingest_metadata(report: IngestReport, preview_rows: pd.DataFrame) -> dict:
         # Rows read = rows accepted + rows quarantined, for every day; false would be a bug.
         "accounting_balanced": bool(accounting["balanced"].all()),
         "row_accounting": dg.MetadataValue.md(_accounting_markdown(report)),
+        "chart": bar_chart(
+            accounting.set_index("ds")[["rows_accepted", "rows_quarantined"]].sort_index(),
+            "rows accepted and quarantined per day",
+        ),
         "preview": preview(preview_rows),
     }
 

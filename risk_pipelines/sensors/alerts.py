@@ -21,8 +21,11 @@ import dagster as dg
 from risk_pipelines.alerting.dispatch import dispatch
 from risk_pipelines.alerting.run_failures import record_run_failure
 from risk_pipelines.alerting.service import evaluate_with_config
+from risk_pipelines.assets.brief import BRIEF_JOB_NAME
+from risk_pipelines.assets.common import bar_chart
 from risk_pipelines.pipeline import utc_now
 from risk_pipelines.resources import PipelineConfigResource, WarehouseResource
+from risk_pipelines.warehouse.alerts import list_alerts
 
 INDICATORS_KEY = dg.AssetKey("risk_indicators")
 BACKFILL_TAG = "dagster/backfill"
@@ -37,12 +40,14 @@ def _from_backfill(instance: dg.DagsterInstance, record) -> bool:
 
 @dg.sensor(
     name="risk_alerts_sensor",
+    job_name=BRIEF_JOB_NAME,
     minimum_interval_seconds=30,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Evaluates the alert rules for every day of risk indicators not yet evaluated "
     "(skipping materialisations from backfills), writes alert state edge-triggered, queues one "
     "notification per route and delivers each route one digest; retries failed deliveries on "
-    "later ticks without repeating delivered ones.",
+    "later ticks without repeating delivered ones. Then requests the daily risk brief of the "
+    "newest evaluated day.",
 )
 def risk_alerts_sensor(
     context: dg.SensorEvaluationContext,
@@ -58,9 +63,8 @@ def risk_alerts_sensor(
     config = pipeline_config.alert_config()
     db = warehouse.get()
     fresh = [r for r in records if not _from_backfill(context.instance, r)]
-    new_cursor = json.dumps(
-        {"indicators_storage_id": max((r.storage_id for r in records), default=after)}
-    )
+    newest_storage_id = max((r.storage_id for r in records), default=after)
+    new_cursor = json.dumps({"indicators_storage_id": newest_storage_id})
     if not fresh:
         # Nothing new to evaluate: still deliver whatever earlier ticks could not.
         delivery = dispatch(db, config.routes, utc_now())
@@ -75,12 +79,19 @@ def risk_alerts_sensor(
     if not report.days:
         context.update_cursor(new_cursor)
         return dg.SkipReason(f"indicators re-materialised, {report.summary()}")
+    newest = report.days[-1].isoformat()
     return dg.SensorResult(
         cursor=new_cursor,
+        # The brief shows this evaluation's alert state; one per evaluation that reached a day.
+        run_requests=[
+            dg.RunRequest(partition_key=newest, run_key=f"brief:{newest}:{newest_storage_id}")
+        ],
         asset_events=[
             dg.AssetMaterialization(
                 asset_key="alerts",
                 metadata={
+                    "dagster/row_count": db.count("alerts"),
+                    "chart": _firing_by_rule(db),
                     "days_evaluated": len(report.days),
                     "through": str(report.days[-1]),
                     "fired": report.fired,
@@ -95,6 +106,12 @@ def risk_alerts_sensor(
             )
         ],
     )
+
+
+def _firing_by_rule(db) -> dg.MetadataValue:
+    firing = list_alerts(db, "firing")
+    counts = firing.groupby(["rule_id", "severity"]).size().unstack(fill_value=0)
+    return bar_chart(counts, "alerts firing, by rule and severity")
 
 
 @dg.run_failure_sensor(

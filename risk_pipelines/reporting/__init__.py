@@ -1,0 +1,1 @@
+"""Reports for people: the daily risk brief and its rendering."""
