@@ -190,3 +190,36 @@ def test_every_category_of_both_taxonomies_maps_to_a_canonical_one():
         "unsafe_and_prohibited_products"
     )
     assert mapped["STATEMENT_CATEGORY_NON_CONSENSUAL_BEHAVIOUR"] == "cyber_violence"
+
+
+def test_uuid_keys_tell_uuids_apart_read_from_the_arrow_buffer_or_hashed_otherwise():
+    import pyarrow as pa
+
+    from risk_pipelines.sources.dsa import uuid_keys
+
+    uuids = [
+        "03b1b1c9-a860-4bf6-afff-0d8f0d944871",
+        "03B1B1C9-A860-4BF6-AFFF-0D8F0D944871",
+        "03b1b1c9-a860-4bf6-afff-0d8f0d944872",
+        "6903b11b-9cea-4f63-bece-a8848360e359",
+    ]
+    keys = uuid_keys(pa.array(uuids))
+    assert keys[0] == keys[1] and len(set(keys.tolist())) == 3
+    sliced = uuid_keys(pa.array(["x", *uuids]).slice(1))  # an offset into the buffer
+    assert sliced.tolist() == keys.tolist()
+    odd = uuid_keys(pa.array(["ad-5f6d8e2f", "ad-5f6d8e2f", "other"]))
+    assert odd[0] == odd[1] != odd[2]
+
+
+def test_a_followed_statement_in_two_parts_is_kept_and_counted_once(tmp_path):
+    header, rows = sample_rows(V2_SAMPLE)
+    dump = write_dump(
+        tmp_path / "sor-global-2025-07-01-full.zip",
+        {
+            "a.csv.zip": {"p0.csv": csv_text(header, rows[:3])},
+            "b.csv.zip": {"p1.csv": csv_text(header, rows[1:4])},  # rows 1 and 2 again
+        },
+    )
+    day = read_dump(dump, hash_key=KEY, follow=V2_PLATFORMS)
+    assert day.rows_read == 6 and day.duplicates_dropped == 2 and day.statements == 4
+    assert len(day.rows) == 4 and day.rows["event_id"].is_unique and day.balanced()

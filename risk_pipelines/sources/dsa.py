@@ -56,7 +56,8 @@ COLUMNS = (
 )
 TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S"
 AGGREGATE_KEYS = ["platform", "policy_category", "detection_source", "automated_decision", "action"]
-DEFAULT_BLOCK_BYTES = 8 << 20
+DEFAULT_BLOCK_BYTES = 1 << 20  # Arrow's own default: it parses fastest
+ROWS_PER_STEP = 100_000  # blocks are mapped this many rows at a time: fewer Python steps
 _SEPARATOR = "\x1f"
 _CATEGORIES = frozenset(POLICY_CATEGORIES)
 
@@ -126,13 +127,12 @@ def read_dump(
     day, variant = dump_day(path)
     result = DsaDay(day=day, variant=variant, source=path)
     counts: list[pd.DataFrame] = []
-    kept: list[pd.DataFrame] = []
+    kept: list[tuple[pd.DataFrame, np.ndarray, str]] = []  # followed rows, mapped
     for part, stream in iter_parts(path):
         result.parts.append(part)
         seen: set[int] = set()
         row_offset = 0
-        for batch in _blocks(stream, part, block_bytes):
-            table = pa.Table.from_batches([batch])
+        for table in _tables(_blocks(stream, part, block_bytes)):
             rows = np.arange(row_offset + 1, row_offset + len(table) + 1)
             row_offset += len(table)
             result.rows_read += len(table)
@@ -143,19 +143,18 @@ def read_dump(
                 )
                 result.rows_outside_filter += int((~inside).sum())
                 table, rows = table.filter(pa.array(inside)), rows[inside]
-            mapped, ok = _map(table, rows, part, result)
-            counts.append(_count(mapped.filter(ok)))
+            batch_map = _map(table, rows, part, result)
+            counts.append(batch_map.counts())
             if follow:
-                followed = ok & pc.is_in(mapped["platform"], pa.array(sorted(follow))).to_numpy(
-                    zero_copy_only=False
-                )
+                followed = batch_map.ok & pc.is_in(
+                    table["platform_name"], pa.array(sorted(follow))
+                ).to_numpy(zero_copy_only=False)
                 if followed.any():
-                    chosen = mapped.filter(pa.array(followed))
-                    kept.append(_canonical_rows(chosen, rows[followed], path.name, part, hash_key))
+                    kept.append((batch_map.rows_for(followed), rows[followed], part))
             if len(counts) >= 64:  # keep the running counts small whatever the day's size
                 counts = [_sum_counts(counts)]
     result.aggregates = _sum_counts(counts)
-    result.rows = _dedupe_followed(kept, result)
+    result.rows = _dedupe_followed(_canonical_rows(kept, path.name, hash_key), result)
     return result
 
 
@@ -183,6 +182,18 @@ def iter_parts(path: Path) -> Iterator[tuple[str, IO[bytes]]]:
             elif name.lower().endswith(".csv"):
                 with outer.open(name) as stream:
                     yield name, stream
+
+
+def _tables(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.Table]:
+    pending, rows = [], 0
+    for batch in batches:
+        pending.append(batch)
+        rows += len(batch)
+        if rows >= ROWS_PER_STEP:
+            yield pa.Table.from_batches(pending)
+            pending, rows = [], 0
+    if pending:
+        yield pa.Table.from_batches(pending)
 
 
 def _blocks(stream: IO[bytes], part: str, block_bytes: int) -> Iterator[pa.RecordBatch]:
@@ -243,11 +254,12 @@ def _peek_header(stream: IO[bytes], part: str) -> tuple[list[str], IO[bytes]]:
 
 
 def _drop_duplicates(table: pa.Table, rows: np.ndarray, seen: set[int], result: DsaDay):
-    hashes = pd.util.hash_array(table["uuid"].to_numpy(zero_copy_only=False))
-    fresh = ~pd.Series(hashes).duplicated().to_numpy()
-    if seen:
-        fresh &= np.fromiter((h not in seen for h in hashes.tolist()), bool, len(hashes))
-    seen.update(hashes[fresh].tolist())
+    keys = uuid_keys(table["uuid"].combine_chunks())
+    fresh = ~pd.Series(keys).duplicated().to_numpy()
+    listed = keys.tolist()
+    if seen and not seen.isdisjoint(listed):  # rare: look row by row only then
+        fresh &= np.fromiter((k not in seen for k in listed), bool, len(keys))
+    seen.update(listed)
     dropped = int((~fresh).sum())
     if not dropped:
         return table, rows
@@ -255,16 +267,86 @@ def _drop_duplicates(table: pa.Table, rows: np.ndarray, seen: set[int], result: 
     return table.filter(pa.array(fresh)), rows[fresh]
 
 
-def _map(table: pa.Table, rows: np.ndarray, part: str, result: DsaDay):
-    """The batch with canonical columns added, and which rows mapped cleanly."""
+_HEX = np.full(256, 255, dtype=np.uint8)
+_HEX[np.frombuffer(b"0123456789abcdef", np.uint8)] = np.arange(16, dtype=np.uint8)
+_HEX[np.frombuffer(b"ABCDEF", np.uint8)] = np.arange(10, 16, dtype=np.uint8)
+_UUID_DIGITS = np.array([i for i in range(36) if i not in (8, 13, 18, 23)])
+_SHIFTS = (np.arange(15, -1, -1, dtype=np.uint64) * np.uint64(4)).astype(np.uint64)
+
+
+def uuid_keys(uuids: pa.StringArray) -> np.ndarray:
+    """A 64-bit key per uuid, read straight from Arrow's buffer: both 64-bit halves of the
+    canonical 8-4-4-4-12 hex form, mixed. Values of any other shape are hashed by pandas."""
+    n = len(uuids)
+    if n == 0:
+        return np.zeros(0, dtype=np.uint64)
+    offsets = np.frombuffer(uuids.buffers()[1], np.int32)[uuids.offset : uuids.offset + n + 1]
+    if uuids.null_count == 0 and offsets[-1] - offsets[0] == 36 * n:
+        data = np.frombuffer(uuids.buffers()[2], np.uint8)[offsets[0] : offsets[-1]]
+        nibbles = _HEX[data.reshape(n, 36)[:, _UUID_DIGITS]]
+        if (nibbles != 255).all():
+            wide = nibbles.astype(np.uint64)
+            high = (wide[:, :16] << _SHIFTS).sum(axis=1, dtype=np.uint64)
+            low = (wide[:, 16:] << _SHIFTS).sum(axis=1, dtype=np.uint64)
+            with np.errstate(over="ignore"):
+                return high ^ (low * np.uint64(0x9E3779B97F4A7C15))
+    return pd.util.hash_array(uuids.to_numpy(zero_copy_only=False))
+
+
+@dataclass
+class _BatchMap:
+    """A block mapped to the canonical vocabulary, as codes: per field, each row's index into
+    that field's few distinct mapped values. Strings are made only for the rows kept."""
+
+    table: pa.Table
+    decided_at: pa.ChunkedArray
+    ok: np.ndarray
+    fields: dict[str, tuple[np.ndarray, list[str | None]]]
+
+    def counts(self) -> pd.DataFrame:
+        """Statements per platform x category x detection source x automation x action."""
+        if not self.ok.any():
+            return pd.DataFrame(columns=[*AGGREGATE_KEYS, "statements"])
+        platform = pc.dictionary_encode(self.table["platform_name"]).combine_chunks()
+        dims = [(platform.indices.to_numpy(zero_copy_only=False), platform.dictionary.to_pylist())]
+        dims += [self.fields[k] for k in AGGREGATE_KEYS[1:]]
+        combined = np.zeros(int(self.ok.sum()), dtype=np.int64)
+        for codes, values in dims:
+            combined = combined * len(values) + codes[self.ok]
+        uniques, totals = np.unique(combined, return_counts=True)
+        columns = {}
+        for key, (_, values) in reversed(list(zip(AGGREGATE_KEYS, dims, strict=True))):
+            uniques, position = np.divmod(uniques, len(values))
+            columns[key] = np.asarray(values, dtype=object)[position]
+        return pd.DataFrame({k: columns[k] for k in AGGREGATE_KEYS}).assign(statements=totals)
+
+    def rows_for(self, mask: np.ndarray) -> pd.DataFrame:
+        chosen = self.table.filter(pa.array(mask))
+        frame = pd.DataFrame(
+            {
+                "uuid": chosen["uuid"].to_numpy(zero_copy_only=False),
+                "platform": chosen["platform_name"].to_numpy(zero_copy_only=False),
+                "platform_uid": chosen["platform_uid"].to_numpy(zero_copy_only=False),
+                "decided_at": self.decided_at.filter(pa.array(mask)).to_pandas(),
+                "content_date": chosen["content_date"].to_numpy(zero_copy_only=False),
+            }
+        )
+        for name, (codes, values) in self.fields.items():
+            frame[name] = np.asarray(values, dtype=object)[codes[mask]]
+        return frame
+
+
+def _map(table: pa.Table, rows: np.ndarray, part: str, result: DsaDay) -> _BatchMap:
+    """Map a block's enum values to the canonical ones; rows that cannot be mapped are
+    rejected (counted with part and row) and left out of ``ok``."""
     ok = np.ones(len(table), dtype=bool)
 
-    def lookup(columns: list[str], fn: Callable[..., str]) -> pa.Array:
-        values, bad = _apply_to_distinct([table[c] for c in columns], fn)
+    def lookup(columns: list[str], fn: Callable[..., str]) -> tuple[np.ndarray, list]:
+        codes, values, bad = _apply_to_distinct([table[c] for c in columns], fn)
         for reason, mask in bad.items():
             _reject(result, reason, mask & ok, rows, part)
             ok[mask] = False
-        return values
+        return codes, values
 
     decided_at = pc.strptime(table["application_date"], TIMESTAMP_FORMAT, "s", error_is_null=True)
     unparsable = pc.is_null(decided_at).to_numpy(zero_copy_only=False)
@@ -272,54 +354,51 @@ def _map(table: pa.Table, rows: np.ndarray, part: str, result: DsaDay):
         _reject(result, "application_date is not YYYY-MM-DD HH:MM:SS (UTC)", unparsable & ok,
                 rows, part)  # fmt: skip
         ok &= ~unparsable
-    content = pc.strptime(table["content_date"], TIMESTAMP_FORMAT, "s", error_is_null=True)
-    mapped = pa.table(
-        {
-            "uuid": table["uuid"],
-            "platform": table["platform_name"],
-            "platform_uid": table["platform_uid"],
-            "decided_at": decided_at,
-            "content_created_at": content,
-            "policy_category": lookup(["category"],
-                                      lambda c: mapping.policy_category(c, _CATEGORIES)),
-            "detection_source": lookup(["source_type", "automated_detection"],
-                                       mapping.detection_source),
-            "automated_decision": lookup(["automated_decision"],
-                                         mapping.automated_decision),
-            "action": lookup(["decision_visibility", "decision_account",
-                                        "decision_provision", "decision_monetary"],
-                             mapping.action),
-            "surface": lookup(["content_type"], mapping.surface),
-            "region": lookup(["territorial_scope"], mapping.region),
-        }
-    )  # fmt: skip
     empty_platform = pc.equal(table["platform_name"], "").to_numpy(zero_copy_only=False)
     if empty_platform.any():
         _reject(result, "platform_name is empty", empty_platform & ok, rows, part)
         ok &= ~empty_platform
-    return mapped, ok
+    fields = {
+        "policy_category": lookup(["category"],
+                                  lambda c: mapping.policy_category(c, _CATEGORIES)),
+        "detection_source": lookup(["source_type", "automated_detection"],
+                                   mapping.detection_source),
+        "automated_decision": lookup(["automated_decision"], mapping.automated_decision),
+        "action": lookup(["decision_visibility", "decision_account", "decision_provision",
+                          "decision_monetary"], mapping.action),
+        "surface": lookup(["content_type"], mapping.surface),
+        "region": lookup(["territorial_scope"], mapping.region),
+    }  # fmt: skip
+    return _BatchMap(table, decided_at, ok, fields)
 
 
 def _apply_to_distinct(columns: list[pa.ChunkedArray], fn: Callable[..., str]):
-    """``fn`` over the distinct value combinations only, spread back to every row. Returns the
-    mapped strings and, per rejection reason, the rows that carry it."""
-    filled = [pc.fill_null(c, "") for c in columns]
-    key = filled[0] if len(filled) == 1 else pc.binary_join_element_wise(*filled, _SEPARATOR)
-    encoded = pc.dictionary_encode(key).combine_chunks()
+    """``fn`` over the distinct value combinations only. Returns each row's code (index into
+    the mapped values), the mapped values (None where ``fn`` refused) and, per rejection
+    reason, the rows that carry it."""
+    encoded = [pc.dictionary_encode(c).combine_chunks() for c in columns]
+    dictionaries = [e.dictionary.to_pylist() for e in encoded]
+    combined = np.zeros(len(encoded[0]), dtype=np.int64)
+    for e, values in zip(encoded, dictionaries, strict=True):
+        codes = e.indices.to_numpy(zero_copy_only=False)
+        if e.indices.null_count:  # territorial_scope of a light dump: after the dictionary
+            codes = np.where(e.indices.is_null().to_numpy(zero_copy_only=False), len(values),
+                             codes)  # fmt: skip
+        combined = combined * (len(values) + 1) + codes
+    inverse, distinct = pd.factorize(combined)
     mapped, failures = [], {}
-    for i, distinct in enumerate(encoded.dictionary.to_pylist()):
+    for i, code in enumerate(distinct.tolist()):
+        args = []
+        for values in reversed(dictionaries):
+            code, position = divmod(code, len(values) + 1)
+            args.append(values[position] if position < len(values) else None)
         try:
-            mapped.append(fn(*distinct.split(_SEPARATOR)) if len(filled) > 1 else fn(distinct))
+            mapped.append(fn(*reversed(args)))
         except mapping.UnmappedValue as exc:
             mapped.append(None)
             failures.setdefault(str(exc), []).append(i)
-    indices = encoded.indices
-    values = pc.take(pa.array(mapped, pa.string()), indices)
-    bad = {
-        reason: pc.is_in(indices, pa.array(codes, indices.type)).to_numpy(zero_copy_only=False)
-        for reason, codes in failures.items()
-    }
-    return values, bad
+    bad = {reason: np.isin(inverse, codes) for reason, codes in failures.items()}
+    return inverse, mapped, bad
 
 
 def _reject(result: DsaDay, reason: str, mask: np.ndarray, rows: np.ndarray, part: str) -> None:
@@ -332,13 +411,6 @@ def _reject(result: DsaDay, reason: str, mask: np.ndarray, rows: np.ndarray, par
         result.rejected[reason] = Rejection(reason, count, part, int(rows[mask][0]))
 
 
-def _count(mapped: pa.Table) -> pd.DataFrame:
-    if not len(mapped):
-        return pd.DataFrame(columns=[*AGGREGATE_KEYS, "statements"])
-    grouped = mapped.group_by(AGGREGATE_KEYS).aggregate([("uuid", "count")])
-    return grouped.rename_columns([*AGGREGATE_KEYS, "statements"]).to_pandas()
-
-
 def _sum_counts(frames: list[pd.DataFrame]) -> pd.DataFrame:
     frames = [f for f in frames if len(f)]
     if not frames:
@@ -347,14 +419,19 @@ def _sum_counts(frames: list[pd.DataFrame]) -> pd.DataFrame:
     return total["statements"].sum().astype({"statements": "int64"})
 
 
-def _canonical_rows(mapped: pa.Table, rows: np.ndarray, dump: str, part: str, hash_key: str):
-    frame = mapped.to_pandas()
-    out = pd.DataFrame(
+def _canonical_rows(kept: list, dump: str, hash_key: str) -> pd.DataFrame:
+    if not kept:
+        return pd.DataFrame()
+    frame = pd.concat([rows for rows, _, _ in kept], ignore_index=True)
+    parts = np.concatenate([np.full(len(rows), part, dtype=object) for _, rows, part in kept])
+    return pd.DataFrame(
         {
             "event_id": frame["uuid"],
             "decided_at": frame["decided_at"],
             "reported_at": pd.NaT,
-            "content_created_at": frame["content_created_at"],
+            "content_created_at": pd.to_datetime(
+                frame["content_date"], format=TIMESTAMP_FORMAT, errors="coerce"
+            ),
             "policy_category": frame["policy_category"],
             "region": frame["region"],
             "surface": frame["surface"],
@@ -368,22 +445,19 @@ def _canonical_rows(mapped: pa.Table, rows: np.ndarray, dump: str, part: str, ha
             "user_id_hash": None,
             # The platform's own id of the content, kept only as a keyed hash like our own ids.
             "content_id_hash": hash_column(frame["platform_uid"], hash_key),
-            "source_file": f"dsa/{dump}:{part}",
-            "source_row": rows,
+            "source_file": [f"dsa/{dump}:{part}" for part in parts],
+            "source_row": np.concatenate([rows for _, rows, _ in kept]),
         }
     )
-    return out
 
 
-def _dedupe_followed(kept: list[pd.DataFrame], result: DsaDay) -> pd.DataFrame:
-    if not kept:
-        return pd.DataFrame()
-    rows = pd.concat(kept, ignore_index=True)
+def _dedupe_followed(rows: pd.DataFrame, result: DsaDay) -> pd.DataFrame:
+    if rows.empty:
+        return rows
     repeated = rows["event_id"].duplicated()
     if repeated.any():  # the same statement in two parts: counted once, here and above
         result.duplicates_dropped += int(repeated.sum())
-        dropped = rows[repeated]
-        fix = dropped.groupby(AGGREGATE_KEYS, as_index=False).size()
+        fix = rows[repeated].groupby(AGGREGATE_KEYS, as_index=False).size()
         fix = fix.rename(columns={"size": "statements"})
         merged = result.aggregates.merge(fix, on=AGGREGATE_KEYS, how="left", suffixes=("", "_x"))
         merged["statements"] -= merged["statements_x"].fillna(0).astype("int64")
