@@ -23,6 +23,7 @@ from risk_pipelines.quality.gx_runner import BatchVerdict, validate_batch
 from risk_pipelines.quality.suite import load_suite
 from risk_pipelines.sources import landing
 from risk_pipelines.sources.delivery import DeliveryFinding, assess_freshness, assess_schema
+from risk_pipelines.sources.dsa import DSA_SOURCE_PREFIX
 from risk_pipelines.warehouse.schema import TABLES, landing_files
 from risk_pipelines.warehouse.store import Warehouse
 
@@ -147,6 +148,8 @@ def mix_history(warehouse, dataset, mix_column, first_day, settings) -> pd.DataF
     )
     if dataset == "daily_metrics":
         query = query.where(table.c.source == "landed")
+    if dataset == "moderation_decisions":  # our own feed's volume and mix, not the DSA's
+        query = query.where(sa.not_(table.c.source_file.like(f"{DSA_SOURCE_PREFIX}%")))
     frame = warehouse.read_query(query)
     if not mix_column:
         frame["mix_value"] = "all"
@@ -157,7 +160,11 @@ def mix_history(warehouse, dataset, mix_column, first_day, settings) -> pd.DataF
 
 def write_dataset(warehouse, dataset, rows, days) -> int:
     columns = [c for c in rows.columns if c in TABLES[dataset].c]
-    return warehouse.replace_rows(dataset, rows[columns], where={"ds": days}) if days else 0
+    if not days:
+        return 0
+    # The DSA source keeps the statements of followed platforms in the same partitions.
+    theirs = {"source_file": f"{DSA_SOURCE_PREFIX}%"} if dataset == "moderation_decisions" else None
+    return warehouse.replace_rows(dataset, rows[columns], where={"ds": days}, not_like=theirs)
 
 
 def write_quarantine(warehouse, dataset, rejects, days, run_id, now) -> int:

@@ -17,7 +17,7 @@ from risk_pipelines.assets.common import (
 )
 from risk_pipelines.assets.ingest import incidents, moderation_decisions
 from risk_pipelines.ingestion import ingest_dataset
-from risk_pipelines.pipeline import build_daily_metrics, utc_now, write_partitions
+from risk_pipelines.pipeline import build_daily_metrics, utc_now
 from risk_pipelines.quality.checks import (
     ingest_check_results,
     ingest_check_specs,
@@ -75,7 +75,14 @@ def daily_metrics(
     metrics = build.metrics
     if not metrics.empty:
         metrics = metrics[metrics["ds"].isin(writable)]
-    written = write_partitions(db, "daily_metrics", metrics, writable)
+    # Series the DSA source writes (source "dsa") share these partitions: leave them be.
+    written = (
+        db.replace_rows(
+            "daily_metrics", metrics, where={"ds": writable, "source": ["derived", "landed"]}
+        )
+        if writable
+        else 0
+    )
     per_metric = metrics["metric"].value_counts().sort_index().to_dict() if written else {}
     return dg.MaterializeResult(
         metadata={

@@ -99,12 +99,34 @@ class Warehouse:
         *,
         where: Mapping[str, Any] | None = None,
         between: tuple[str, Any, Any] | None = None,
+        like: Mapping[str, str] | None = None,
+        not_like: Mapping[str, str] | None = None,
     ) -> int:
-        """Delete the rows matching ``where``/``between`` and insert ``frame``, atomically.
+        """Delete the rows matching ``where``/``between``/``like``/``not_like`` and insert
+        ``frame``, atomically.
 
         ``where`` maps a column to a value or a list of values; ``between`` is
-        ``(column, first, last)`` inclusive. Returns the number of rows inserted.
+        ``(column, first, last)`` inclusive; ``like`` and ``not_like`` map a column to a SQL
+        LIKE pattern (so two sources can share a table's partitions without deleting each
+        other's rows). Returns the number of rows inserted.
         """
+        with self.engine.begin() as conn:
+            return self._replace(
+                conn, table_name, frame, where=where, between=between, like=like,
+                not_like=not_like,
+            )  # fmt: skip
+
+    def replace_together(self, changes: Sequence[tuple[str, pd.DataFrame, dict]]) -> dict:
+        """Several ``replace_rows`` in one transaction: ``(table, frame, options)`` each.
+        Either every table holds its new rows or none does."""
+        with self.engine.begin() as conn:
+            return {
+                table: self._replace(conn, table, frame, **options)
+                for table, frame, options in changes
+            }
+
+    def _replace(self, conn, table_name, frame, *, where=None, between=None, like=None,
+                 not_like=None) -> int:  # fmt: skip
         table = TABLES[table_name]
         delete = table.delete()
         for column, value in (where or {}).items():
@@ -115,13 +137,16 @@ class Warehouse:
         if between is not None:
             column, first, last = between
             delete = delete.where(table.c[column].between(first, last))
+        for column, pattern in (like or {}).items():
+            delete = delete.where(table.c[column].like(pattern))
+        for column, pattern in (not_like or {}).items():
+            delete = delete.where(sa.not_(table.c[column].like(pattern)))
         if where is None and between is None:
             raise ValueError(
                 "replace_rows needs a where or between clause; refusing to wipe a table"
             )
-        with self.engine.begin() as conn:
-            conn.execute(delete)
-            return self._insert(conn, table_name, frame)
+        conn.execute(delete)
+        return self._insert(conn, table_name, frame)
 
     def append_rows(self, table_name: str, frame: pd.DataFrame) -> int:
         """Insert ``frame`` in one transaction (for tables that keep every run)."""
