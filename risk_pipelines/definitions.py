@@ -5,6 +5,7 @@ from __future__ import annotations
 import dagster as dg
 
 from risk_pipelines.assets.brief import risk_brief, risk_brief_job
+from risk_pipelines.assets.dsa import dsa_statements, dsa_statements_job
 from risk_pipelines.assets.forecasts import (
     forecast_accuracy,
     forecast_model_selection,
@@ -16,6 +17,7 @@ from risk_pipelines.assets.metrics import daily_metrics
 from risk_pipelines.resources import build_resources
 from risk_pipelines.sensors.alerts import pipeline_run_failure_sensor, risk_alerts_sensor
 from risk_pipelines.sensors.data_quality import data_quality_sensor
+from risk_pipelines.sensors.dsa import dsa_dump_sensor
 from risk_pipelines.sensors.landing import make_landing_sensor
 
 PIPELINE_ASSETS = [
@@ -60,14 +62,15 @@ model_selection_schedule = dg.ScheduleDefinition(
 )
 
 defs = dg.Definitions(
-    assets=[*PIPELINE_ASSETS, forecast_model_selection, alerts, risk_brief],
-    jobs=[daily_risk_job, model_selection_job, risk_brief_job],
+    assets=[*PIPELINE_ASSETS, forecast_model_selection, alerts, risk_brief, dsa_statements],
+    jobs=[daily_risk_job, model_selection_job, risk_brief_job, dsa_statements_job],
     schedules=[daily_risk_schedule, model_selection_schedule],
     sensors=[
         make_landing_sensor(daily_risk_job.name),
         risk_alerts_sensor,
         pipeline_run_failure_sensor,
         data_quality_sensor,
+        dsa_dump_sensor,
     ],
     resources=build_resources(),
 )

@@ -76,10 +76,11 @@ def build_daily_metrics(
 ) -> MetricsBuild:
     """Derive metrics from the raw tables and add ``landed`` pre-aggregated metrics (already
     validated by the daily_metrics suite), if that source is deployed."""
-    if not any(landing.dataset_deployed(landing_dir, d) for d in landing.DATASETS):
+    sources = (*landing.DATASETS, "dsa")  # the DSA dumps feed decisions and series too
+    if not any(landing.dataset_deployed(landing_dir, d) for d in sources):
         raise landing.LandingError(
             f"no source is deployed under {landing_dir}: expected at least one of "
-            f"{', '.join(d + '/' for d in landing.DATASETS)} (check RISK_LANDING_DIR)"
+            f"{', '.join(d + '/' for d in sources)} (check RISK_LANDING_DIR)"
         )
     first, last = min(days), max(days)
     derived = [derive_decision_metrics(decision_aggregates(warehouse, first, last), days)]

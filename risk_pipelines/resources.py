@@ -13,6 +13,7 @@ from risk_pipelines.forecasting.backtest import BacktestConfig
 from risk_pipelines.forecasting.parallel import default_workers
 from risk_pipelines.indicators.derived import ReviewQueue, load_capacities
 from risk_pipelines.settings import load_settings
+from risk_pipelines.sources.dsa_config import DsaConfig, load_dsa_config
 from risk_pipelines.warehouse.store import Warehouse
 
 _WAREHOUSES: dict[str, Warehouse] = {}
@@ -72,6 +73,9 @@ class PipelineConfigResource(dg.ConfigurableResource):
 
     def alert_config(self) -> AlertConfig:
         return load_alert_config(Path(self.config_dir))
+
+    def dsa_config(self) -> DsaConfig:
+        return load_dsa_config(Path(self.config_dir) / "dsa.yaml")
 
 
 def explicit_resources(

@@ -54,3 +54,30 @@ def sample_dump(folder: Path, sample: Path, *, split: int, variant: str = "full"
             f"{stem}-00001.csv.zip": {f"{stem}-00001-00000.csv": csv_text(header, rows[split:])},
         },
     )
+
+
+def synthetic_dump(folder: Path, day: str, statements: int, seed: int) -> Path:
+    """A day of ``statements`` rows made from the real v2 sample rows, with fresh uuids and the
+    platform and category drawn per row (for multi-day flows through the pipeline)."""
+    import random
+
+    header, samples = sample_rows(V2_SAMPLE)
+    rng = random.Random(seed)
+    platforms = ["Kleinanzeigen", "Wallapop", "Hotel Hideaway"]
+    categories = [
+        f"STATEMENT_CATEGORY_{c}"
+        for c in ("SCAMS_AND_FRAUD", "ILLEGAL_OR_HARMFUL_SPEECH", "PROTECTION_OF_MINORS")
+    ]
+    rows = []
+    for i in range(statements):
+        row = dict(rng.choice(samples))
+        row["uuid"] = f"{seed:08x}-0000-4000-8000-{i:012x}"
+        row["platform_name"] = rng.choice(platforms)
+        row["category"] = rng.choice(categories)
+        row["application_date"] = row["created_at"] = f"{day} 12:00:00"
+        rows.append(row)
+    stem = f"sor-global-{day}-full"
+    return write_dump(
+        folder / f"{stem}.zip",
+        {f"{stem}-00000.csv.zip": {f"{stem}-00000-00000.csv": csv_text(header, rows)}},
+    )

@@ -4,10 +4,12 @@ shows a chart of what happened (what every asset is, and its columns: test_defin
 import dagster as dg
 import pytest
 
+from risk_pipelines.assets.dsa import dsa_statements
 from risk_pipelines.definitions import defs
 from risk_pipelines.runs import materialise_brief, materialise_selection
 from risk_pipelines.sensors.alerts import risk_alerts_sensor
-from tests.conftest import DEMO_END, unevaluated_copy
+from tests.conftest import DEMO_END, make_resources, unevaluated_copy
+from tests.dsa_dumps import V2_SAMPLE, sample_dump
 
 
 def _chart_and_rows(name: str, metadata: dict) -> list[str]:
@@ -39,8 +41,22 @@ def test_every_materialisation_reports_its_row_count_and_a_chart(pipeline, tmp_p
         )
     )
     found["alerts"] = tick.asset_events[0].metadata
+    found["dsa_statements"] = _dsa_materialisation(tmp_path)
 
     every_asset = {spec.key.to_user_string() for spec in defs.resolve_all_asset_specs()}
     assert set(found) == every_asset
     problems = [p for name, metadata in found.items() for p in _chart_and_rows(name, metadata)]
     assert not problems, "\n".join(problems)
+
+
+def _dsa_materialisation(tmp_path) -> dict:
+    """The DSA source on its own warehouse (the demo has no dump)."""
+    landing = tmp_path / "dsa-landing"
+    (landing / "dsa").mkdir(parents=True)
+    sample_dump(landing / "dsa", V2_SAMPLE, split=9)
+    resources = make_resources(f"sqlite:///{tmp_path / 'dsa.sqlite'}", landing)
+    with dg.instance_for_test() as instance:
+        result = dg.materialize(
+            [dsa_statements], partition_key="2025-07-01", instance=instance, resources=resources
+        )
+    return result.asset_materializations_for_node("dsa_statements")[0].metadata

@@ -62,6 +62,20 @@ _SPECS = [
     MetricSpec(
         "proactive_incident_share", "rate", "down", "share of incidents detected proactively"
     ),
+    # Peer data from the DSA Transparency Database (sources/dsa_metrics.py).
+    MetricSpec("dsa_statements", "count", "both", "DSA statements of reasons submitted"),
+    MetricSpec(
+        "dsa_automated_detection_rate",
+        "rate",
+        "both",
+        "share of DSA statements whose content was found by automated detection",
+    ),
+    MetricSpec(
+        "dsa_fully_automated_rate",
+        "rate",
+        "both",
+        "share of DSA statements decided fully automatically",
+    ),
     *[MetricSpec(f"actions_{a}", "count", "up", f"decisions with action {a}") for a in ACTIONS],
     *[
         MetricSpec(f"detections_{s}", "count", "up", f"decisions detected by {s}")

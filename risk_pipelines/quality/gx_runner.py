@@ -326,6 +326,16 @@ def _source_column(spec, suite, frame, index, now) -> str | None:
     return spec.column
 
 
+def validate_frame(
+    frame: pd.DataFrame, specs: list[ExpectationSpec], stage: str
+) -> list[ExpectationOutcome]:
+    """Run expectations on a small frame already in memory (a day's counts, a day's profile)
+    and return one outcome per expectation."""
+    if not specs:
+        return []
+    return _outcomes(stage, specs, _validate(frame, specs), len(frame))
+
+
 def _validate(frame: pd.DataFrame, specs: list[ExpectationSpec]):
     gx, batch_definition = _gx()
     suite = gx.ExpectationSuite(name="batch")

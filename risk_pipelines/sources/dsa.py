@@ -56,6 +56,7 @@ COLUMNS = (
 )
 TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S"
 AGGREGATE_KEYS = ["platform", "policy_category", "detection_source", "automated_decision", "action"]
+DSA_SOURCE_PREFIX = "dsa/"  # source_file of every row this source writes
 DEFAULT_BLOCK_BYTES = 1 << 20  # Arrow's own default: it parses fastest
 ROWS_PER_STEP = 100_000  # blocks are mapped this many rows at a time: fewer Python steps
 _SEPARATOR = "\x1f"
@@ -111,6 +112,15 @@ def dump_day(path: Path) -> tuple[dt.date, str]:
             f"{path}: not a DSA dump name (expected sor-global-YYYY-MM-DD-full.zip or -light.zip)"
         )
     return dt.date.fromisoformat(match.group(1)), match.group(2)
+
+
+def find_dump(dsa_dir: Path, day: dt.date, variant: str = "full") -> Path | None:
+    """The day's dump in ``dsa_dir``: the preferred variant, else the other one."""
+    for kind in (variant, "light" if variant == "full" else "full"):
+        path = dsa_dir / f"sor-global-{day.isoformat()}-{kind}.zip"
+        if path.is_file():
+            return path
+    return None
 
 
 def read_dump(
@@ -445,7 +455,7 @@ def _canonical_rows(kept: list, dump: str, hash_key: str) -> pd.DataFrame:
             "user_id_hash": None,
             # The platform's own id of the content, kept only as a keyed hash like our own ids.
             "content_id_hash": hash_column(frame["platform_uid"], hash_key),
-            "source_file": [f"dsa/{dump}:{part}" for part in parts],
+            "source_file": [f"{DSA_SOURCE_PREFIX}{dump}:{part}" for part in parts],
             "source_row": np.concatenate([rows for _, rows, _ in kept]),
         }
     )

@@ -89,7 +89,7 @@ daily_metrics = Table(
     Column("value", Float, nullable=False),
     Column("numerator", Float),
     Column("denominator", Float),
-    Column("source", String(20), nullable=False, comment="derived | landed"),
+    Column("source", String(20), nullable=False, comment="derived | landed | dsa"),
     Index("ix_daily_metrics_series", "unique_id", "ds"),
     Index("ix_daily_metrics_metric_ds", "metric", "ds"),
 )
@@ -192,6 +192,20 @@ risk_indicators = Table(
     Column("as_of", Date, comment="as_of of the forecast that gave expected/lower/upper"),
     Column("note", String(200)),
     Index("ix_risk_indicators_series_ds", "unique_id", "ds"),
+)
+
+dsa_statement_counts = Table(
+    "dsa_statement_counts",
+    metadata,
+    # Aggregate-only ingest of the DSA Transparency Database dumps: a 700 M-row day is one pass
+    # and a few thousand rows here.
+    Column("ds", Date, primary_key=True, comment="the dump's day (statements submitted then)"),
+    Column("platform", String(120), primary_key=True, comment="platform_name as submitted"),
+    Column("policy_category", String(80), primary_key=True, comment="canonical (v2) category"),
+    Column("detection_source", String(40), primary_key=True),
+    Column("automated_decision", String(20), primary_key=True, comment="fully | partially | none"),
+    Column("action", String(40), primary_key=True),
+    Column("statements", BigInteger, nullable=False, comment="de-duplicated statements"),
 )
 
 alerts = Table(

@@ -1,0 +1,203 @@
+"""The EU DSA Transparency Database as a source: one daily dump per partition, read in one
+streaming pass, checked by its quality suite, then written in one transaction: counts for every
+platform, dsa_* series in daily_metrics, and the statements of followed platforms row by row."""
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+import sqlalchemy as sa
+
+from risk_pipelines.assets.common import (
+    DAILY_PARTITIONS,
+    OWNERS_ENGINEERING,
+    SINGLE_RUN,
+    bar_chart,
+    column_schema,
+    partition_days,
+)
+from risk_pipelines.quality.dsa_validation import SUITE, validate_dsa_day
+from risk_pipelines.resources import PipelineConfigResource, WarehouseResource
+from risk_pipelines.sources.dsa import (
+    DSA_SOURCE_PREFIX,
+    DsaDay,
+    DumpError,
+    find_dump,
+    read_dump,
+)
+from risk_pipelines.sources.dsa_metrics import SOURCE, dsa_daily_metrics
+from risk_pipelines.warehouse import schema
+
+DSA_JOB_NAME = "dsa_statements_job"
+CHECK = f"{SUITE}_suite"
+
+
+@dg.asset(
+    partitions_def=DAILY_PARTITIONS,
+    backfill_policy=SINGLE_RUN,
+    group_name="ingest",
+    owners=OWNERS_ENGINEERING,
+    kinds={"python", "pyarrow", "sql"},
+    tags={"source": "eu-dsa-transparency-database"},
+    metadata=column_schema(schema.dsa_statement_counts),
+    check_specs=[
+        dg.AssetCheckSpec(
+            CHECK,
+            asset="dsa_statements",
+            blocking=True,
+            description="Great Expectations suite quality/suites/dsa_statements.yaml on the "
+            "day's counts (canonical values, counts >= 1) and on the read's profile (at most "
+            "1 % unmappable rows, at most 5 % repeated uuids, 0.2x-5x the recent daily "
+            "volume). A failure, a missing or an unreadable dump blocks the day: nothing of "
+            "it is written.",
+        )
+    ],
+    description="Statements of reasons from the EU DSA Transparency Database daily dump "
+    "<landing>/dsa/sor-global-<day>-full.zip (or -light), read as a stream (never a whole day "
+    "in memory), mapped to the canonical schema (v1 -> v2 categories tabled in "
+    "sources/dsa_mapping.py) and de-duplicated by uuid. Every platform in dsa.yaml's "
+    "'platforms' is counted into dsa_statement_counts (platform x category x detection source "
+    "x automation x action) and the dsa_* series of daily_metrics; the platforms in 'follow' "
+    "are also kept row by row in moderation_decisions.",
+)
+def dsa_statements(
+    context: dg.AssetExecutionContext,
+    warehouse: WarehouseResource,
+    pipeline_config: PipelineConfigResource,
+) -> dg.MaterializeResult:
+    days = partition_days(context)
+    dsa_dir = Path(pipeline_config.landing_dir) / "dsa"
+    if not dsa_dir.is_dir():
+        note = f"source not deployed: {dsa_dir} does not exist"
+        return _result([], {}, pd.DataFrame(), note)
+    config = pipeline_config.dsa_config()
+    db = warehouse.get()
+    loaded, blocked, by_category = [], {}, pd.DataFrame()
+    for day in days:  # each day read, checked and written on its own: one bad day blocks one
+        outcome = _ingest_day(db, dsa_dir, day, config, pipeline_config.id_hash_key)
+        if isinstance(outcome, str):
+            blocked[day] = outcome
+            context.log.error(f"dsa {day}: {outcome}; nothing written")
+        else:
+            loaded.append(outcome)
+    if loaded:
+        totals = pd.concat([d.read.aggregates for d in loaded], ignore_index=True)
+        by_category = totals.groupby("policy_category")["statements"].sum().nlargest(10)
+        by_category = by_category.to_frame()
+    return _result(loaded, blocked, by_category, None)
+
+
+@dataclass
+class _LoadedDay:
+    day: dt.date
+    path: Path
+    read: DsaDay
+    written: dict
+
+
+def _ingest_day(db, dsa_dir: Path, day: dt.date, config, hash_key: str) -> _LoadedDay | str:
+    """The day written, or why it was not."""
+    path = find_dump(dsa_dir, day, config.variant)
+    if path is None:
+        return f"no dump for {day}: {dsa_dir}/sor-global-{day}-full.zip"
+    try:
+        read = read_dump(path, hash_key=hash_key, follow=config.follow,
+                         platforms=config.platforms)  # fmt: skip
+    except DumpError as exc:
+        return str(exc)
+    verdict = validate_dsa_day(read, _recent_totals(db, day))
+    if verdict.blocked:
+        return f"{path.name}: {verdict.describe()}"
+    written = db.replace_together(
+        [
+            ("dsa_statement_counts", read.aggregates.assign(ds=day), {"where": {"ds": day}}),
+            ("daily_metrics", dsa_daily_metrics(read.aggregates, day),
+             {"where": {"ds": day, "source": SOURCE}}),
+            ("moderation_decisions", read.rows.assign(ds=day) if len(read.rows) else read.rows,
+             {"where": {"ds": day}, "like": {"source_file": f"{DSA_SOURCE_PREFIX}%"}}),
+        ]
+    )  # fmt: skip
+    return _LoadedDay(day, path, read, written)
+
+
+def _result(loaded: list, blocked: dict, by_category, not_deployed: str | None):
+    reads = [d.read for d in loaded]
+    accounting = pd.DataFrame(
+        [
+            {
+                "day": str(d.day), "dump": d.path.name, "parts": len(d.read.parts),
+                "rows_read": d.read.rows_read, "statements": d.read.statements,
+                "duplicates": d.read.duplicates_dropped, "rejected": d.read.rows_rejected,
+                "outside_filter": d.read.rows_outside_filter,
+                "followed_rows": d.written["moderation_decisions"],
+                "balanced": d.read.balanced(),
+            }
+            for d in loaded
+        ]
+    )  # fmt: skip
+    if not_deployed:
+        description, passed = not_deployed, True
+    elif blocked:
+        first = min(blocked)
+        description = f"{len(blocked)} day(s) blocked, first {first}: {blocked[first]}"
+        passed = False
+    else:
+        description, passed = f"{len(loaded)} day(s) loaded, none blocked", True
+    check = dg.AssetCheckResult(
+        check_name=CHECK,
+        passed=passed,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description=description,
+        metadata={
+            "days_loaded": len(loaded),
+            "days_blocked": len(blocked),
+            "blocked_days": dg.MetadataValue.json({str(k): v for k, v in sorted(blocked.items())}),
+        },
+    )
+    metadata = {
+        "dagster/row_count": sum(d.written["dsa_statement_counts"] for d in loaded),
+        "status": description,
+        "statements": sum(r.statements for r in reads),
+        "rows_read": sum(r.rows_read for r in reads),
+        "duplicates_dropped": sum(r.duplicates_dropped for r in reads),
+        "rows_rejected": sum(r.rows_rejected for r in reads),
+        "accounting_balanced": all(r.balanced() for r in reads),
+        "series_written": sum(d.written["daily_metrics"] for d in loaded),
+        "followed_rows_written": sum(d.written["moderation_decisions"] for d in loaded),
+        "day_accounting": dg.MetadataValue.md(
+            accounting.to_markdown(index=False) if len(accounting) else "_no day loaded_"
+        ),
+        "rejections": dg.MetadataValue.md(_rejections_markdown(reads)),
+        "chart": bar_chart(by_category, "DSA statements by policy category"),
+    }
+    return dg.MaterializeResult(metadata=metadata, check_results=[check])
+
+
+def _recent_totals(db, day: dt.date) -> list[int]:
+    t = schema.dsa_statement_counts
+    frame = db.read_query(
+        sa.select(t.c.ds, sa.func.sum(t.c.statements).label("statements"))
+        .where(t.c.ds.between(day - dt.timedelta(days=28), day - dt.timedelta(days=1)))
+        .group_by(t.c.ds)
+    )
+    return [int(v) for v in frame["statements"]]
+
+
+def _rejections_markdown(reads: list[DsaDay]) -> str:
+    rejected = [(read.day, r) for read in reads for r in read.rejected.values()]
+    if not rejected:
+        return "_none_"
+    lines = ["| day | reason | rows | first part | first row |", "|---|---|---:|---|---:|"]
+    for day, r in sorted(rejected, key=lambda x: -x[1].count)[:20]:
+        reason = r.reason.replace("|", "/")
+        lines.append(f"| {day} | {reason} | {r.count} | {r.first_part} | {r.first_row} |")
+    return "\n".join(lines)
+
+
+dsa_statements_job = dg.define_asset_job(
+    DSA_JOB_NAME,
+    selection=dg.AssetSelection.assets(dsa_statements),
+    description="Ingest the DSA Transparency Database dump of a day (dsa_dump_sensor asks).",
+)
