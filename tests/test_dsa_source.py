@@ -11,6 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from risk_pipelines.alerting.config import load_alert_config
+from risk_pipelines.alerting.service import evaluate_with_config
 from risk_pipelines.assets.dsa import dsa_statements
 from risk_pipelines.ingestion import write_dataset
 from risk_pipelines.runs import materialise_range
@@ -168,16 +170,35 @@ def test_the_dsa_config_is_validated_with_the_file_and_field_named(tmp_path):
     assert config.platforms == {"TikTok", "Pinterest"} and config.follow == {"TikTok"}
 
 
-def test_a_dsa_only_deployment_forecasts_and_scores_the_dsa_series(tmp_path):
+PEER_SURGE_RULE = """
+  - id: peer_statement_surge
+    description: A platform submits far more DSA statements than forecast.
+    type: outside_interval
+    match: {metric: dsa_statements, policy_category: all}
+    direction: up
+    min_abs_impact: 50
+    min_rel_impact: 0.5
+    severity: medium
+    sustain: 1
+    hold: 2
+    routes: [log]
+    owners: [risk-analysis]
+"""
+
+
+def test_a_dsa_only_deployment_forecasts_scores_and_alerts_on_the_dsa_series(tmp_path):
     landing, config = tmp_path / "landing", tmp_path / "config"
     (landing / "dsa").mkdir(parents=True)
     shutil.copytree(PACKAGED_CONFIG_DIR, config)
     (config / "dsa.yaml").write_text("follow: [Kleinanzeigen]\n")
+    rules = config / "alert_rules.yaml"
+    rules.write_text(rules.read_text() + PEER_SURGE_RULE)
     first, days = dt.date(2025, 9, 1), 42
     rng = np.random.default_rng(3)
     for i in range(days):
         day = (first + dt.timedelta(days=i)).isoformat()
-        synthetic_dump(landing / "dsa", day, int(rng.poisson(300)), seed=i)
+        volume = 900 if i == days - 1 else int(rng.poisson(300))  # the last day triples
+        synthetic_dump(landing / "dsa", day, volume, seed=i)
     last = first + dt.timedelta(days=days - 1)
     url = f"sqlite:///{tmp_path / 'w.sqlite'}"
     resources = make_resources(url, landing, config)
@@ -202,3 +223,11 @@ def test_a_dsa_only_deployment_forecasts_and_scores_the_dsa_series(tmp_path):
         {"d": last},
     )["n"].iat[0]
     assert scored >= 9  # 3 platforms x (statements, 2 rates) at least
+
+    evaluate_with_config(warehouse, load_alert_config(config))
+    fired = warehouse.read_sql(
+        "SELECT unique_id FROM alerts WHERE rule_id = 'peer_statement_surge' AND state = 'firing'"
+    )["unique_id"]
+    assert set(fired) == {
+        f"dsa_statements|{p}|all|all|all" for p in ("Kleinanzeigen", "Wallapop", "Hotel Hideaway")
+    }

@@ -74,7 +74,11 @@ def candidates_from_indicators(
         return pd.DataFrame(columns=["dimension", "value", "actual", "baseline", "weight"])
     baseline = finer["expected"].astype(float)
     if week_before is not None and not week_before.empty:
-        earlier = week_before.set_index("unique_id")["value"]
+        # The series' own rows only: derived indicators (week over week, ...) share its key.
+        if "indicator" in week_before:
+            week_before = week_before[week_before["indicator"] == week_before["metric"]]
+        earlier = week_before.drop_duplicates("unique_id", keep="last").set_index("unique_id")
+        earlier = earlier["value"]
         baseline = baseline.fillna(finer["unique_id"].map(earlier).astype(float))
     return pd.DataFrame(
         {
