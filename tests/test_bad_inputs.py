@@ -10,10 +10,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from risk_pipelines.ingestion import ingest_dataset
 from risk_pipelines.sources.files import MAX_FIELD_CHARS, RAW_VALUE_CHARS
+from risk_pipelines.sources.hashing import hash_column
 from risk_pipelines.warehouse import Warehouse
 
 DAY = dt.date(2026, 3, 29)  # the EU's switch to summer time: 01:00 UTC, +01:00 -> +02:00
@@ -320,12 +322,32 @@ def test_sql_in_a_value_is_stored_as_data_and_the_table_survives(warehouse_url, 
 
 def test_a_huge_field_is_clipped_in_quarantine(tmp_path):
     landing = tmp_path / "landing"
-    huge_field(landing)
+    write(landing, csv_text([*good_rows(), decision(900, region="x" * (100 * 1024 * 1024))]))
     warehouse = Warehouse(f"sqlite:///{tmp_path / 'w.sqlite'}")
     ingest_dataset(
         warehouse, "moderation_decisions", landing, [DAY],
         platform="own", hash_key="k", run_id="r", now=NOW,
     )  # fmt: skip
     raw = json.loads(warehouse.read_sql("SELECT raw_values FROM quarantined_rows").iloc[0, 0])
-    assert len(raw["user_id"]) < RAW_VALUE_CHARS + 50 < MAX_FIELD_CHARS
-    assert raw["user_id"].endswith(f"[{100 * 1024 * 1024 - RAW_VALUE_CHARS} more characters]")
+    assert len(raw["region"]) < RAW_VALUE_CHARS + 50 < MAX_FIELD_CHARS
+    assert raw["region"].endswith(f"[{100 * 1024 * 1024 - RAW_VALUE_CHARS} more characters]")
+
+
+def test_quarantined_rows_keep_user_and_content_ids_only_as_keyed_hashes(tmp_path):
+    landing = tmp_path / "landing"
+    rejected = decision(900, views_before_action="lots", user_id="u-4711", content_id="c-0815")
+    columns = [*COLUMNS, "content_id"]
+    write(landing, csv_text([*good_rows(), rejected], columns) + "u-4711,c-0815,too,few\n")
+    warehouse = Warehouse(f"sqlite:///{tmp_path / 'w.sqlite'}")
+    ingest_dataset(
+        warehouse, "moderation_decisions", landing, [DAY],
+        platform="own", hash_key="k", run_id="r", now=NOW,
+    )  # fmt: skip
+    stored = warehouse.read_sql("SELECT reason, raw_values FROM quarantined_rows")
+    assert len(stored) == 2
+    assert not stored["raw_values"].str.contains("u-4711|c-0815").any()
+    values = json.loads(stored.loc[stored["reason"].str.contains("number"), "raw_values"].iat[0])
+    assert values["user_id"] == "keyed-hash:" + hash_column(pd.Series(["u-4711"]), "k").iat[0]
+    assert values["content_id"].startswith("keyed-hash:")
+    line = json.loads(stored.loc[stored["reason"].str.contains("field"), "raw_values"].iat[0])
+    assert line["_line"].startswith("withheld: may hold raw ids")

@@ -172,6 +172,7 @@ def read_moderation_decisions(
         days,
         lambda raw, rejects: _normalise_decisions(raw, rejects, platform, hash_key, loaded_ids),
         DECISION_REQUIRED,
+        hash_key=hash_key,
     )
 
 
@@ -206,7 +207,7 @@ def read_daily_metrics(
 # -- reading files ------------------------------------------------------------------------------
 
 
-def _read_dataset(landing_dir, dataset, days, normalise, required) -> LandingBatch:
+def _read_dataset(landing_dir, dataset, days, normalise, required, hash_key=None) -> LandingBatch:
     days = sorted(set(days))
     raws, records, problems = [], [], []
     day_errors: dict[dt.date, str] = {}
@@ -261,7 +262,7 @@ def _read_dataset(landing_dir, dataset, days, normalise, required) -> LandingBat
         )
     # One normalisation over the whole range: per-file pandas overhead dominates otherwise.
     raw = pd.concat(raws, ignore_index=True)
-    rejects = _Rejects(raw)
+    rejects = _Rejects(raw, hash_key)
     rejects.add_problems(problems)
     rows = normalise(raw, rejects)
     return LandingBatch(dataset, days, rows, rejects.frame(), raw, records, day_errors)
@@ -284,11 +285,18 @@ def _relative(path: Path, root: Path) -> str:
 # -- normalising --------------------------------------------------------------------------------
 
 
-class _Rejects:
-    """Collects row-level failures; a row rejected once is excluded from the output."""
+ID_COLUMNS = ("user_id", "content_id")
+KEYED = "keyed-hash:"
 
-    def __init__(self, raw: pd.DataFrame) -> None:
+
+class _Rejects:
+    """Collects row-level failures; a row rejected once is excluded from the output. With a
+    ``hash_key``, the raw values it keeps show user and content ids only as keyed hashes, like
+    every other table (DESIGN.md: raw ids never reach the warehouse)."""
+
+    def __init__(self, raw: pd.DataFrame, hash_key: str | None = None) -> None:
         self.raw = raw
+        self.hash_key = hash_key
         self.bad = pd.Series(False, index=raw.index)
         self.frames: list[pd.DataFrame] = []
 
@@ -297,7 +305,7 @@ class _Rejects:
         if not mask.any():
             return
         reasons = reason.loc[mask] if isinstance(reason, pd.Series) else reason
-        self.frames.append(_reject_records(self.raw.loc[mask], column, reasons))
+        self.frames.append(_reject_records(self.raw.loc[mask], column, reasons, self.hash_key))
         self.bad |= mask
 
     def add_problems(self, problems: list[tuple[dt.date, str, RowProblem]]) -> None:
@@ -311,7 +319,7 @@ class _Rejects:
                 "source_row": p.source_row,
                 "column_name": p.column,
                 "reason": p.reason,
-                "raw_values": json.dumps(p.raw, ensure_ascii=False),
+                "raw_values": json.dumps(_redacted(p.raw, self.hash_key), ensure_ascii=False),
             }
             for day, source_file, p in problems
         ]
@@ -326,11 +334,17 @@ class _Rejects:
         return pd.concat(self.frames, ignore_index=True)
 
 
-def _reject_records(raw: pd.DataFrame, column: str | None, reasons) -> pd.DataFrame:
+def _reject_records(raw: pd.DataFrame, column: str | None, reasons, hash_key=None):
     values = [c for c in raw.columns if c not in _META]
+    shown = raw[values]
+    if hash_key is not None and any(c in shown for c in ID_COLUMNS):
+        shown = shown.copy()
+        for c in (c for c in ID_COLUMNS if c in shown):
+            hashed = hash_column(shown[c], hash_key)
+            shown[c] = [None if h is None else KEYED + h for h in hashed]
     raw_values = [
         json.dumps({c: clip(v) for c, v in zip(values, row, strict=True)}, ensure_ascii=False)
-        for row in raw[values].itertuples(index=False, name=None)
+        for row in shown.itertuples(index=False, name=None)
     ]
     return pd.DataFrame(
         {
@@ -343,6 +357,21 @@ def _reject_records(raw: pd.DataFrame, column: str | None, reasons) -> pd.DataFr
         },
         columns=REJECT_COLUMNS,
     )
+
+
+def _redacted(values: dict, hash_key: str | None) -> dict:
+    """A problem row's raw values with its ids keyed-hashed; a line that never parsed is
+    withheld whole, since its ids cannot be told apart from the rest."""
+    if hash_key is None:
+        return values
+    out = dict(values)
+    for c in ID_COLUMNS:
+        if out.get(c) not in (None, ""):
+            out[c] = KEYED + hash_column(pd.Series([str(out[c])]), hash_key).iat[0]
+    if "_line" in out:
+        length = len(out["_line"] or "")
+        out["_line"] = f"withheld: may hold raw ids ({length} characters); see the file at this row"
+    return out
 
 
 def _empty_rejects() -> pd.DataFrame:
