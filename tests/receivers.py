@@ -69,7 +69,8 @@ class SmtpReceiver:
 
 
 @contextlib.contextmanager
-def smtp_receiver():
+def smtp_receiver(port: int | None = None):
+    """A real SMTP server on ``port`` (default: a free one) that keeps what it receives."""
     from aiosmtpd.controller import Controller
 
     receiver = SmtpReceiver("127.0.0.1", 0)
@@ -79,7 +80,7 @@ def smtp_receiver():
             receiver.messages.append(message_from_bytes(envelope.content, policy=policy.default))
             return "250 OK"
 
-    receiver.port = _free_port()
+    receiver.port = port or free_port()
     controller = Controller(Handler(), hostname="127.0.0.1", port=receiver.port)
     controller.start()
     try:
@@ -88,7 +89,7 @@ def smtp_receiver():
         controller.stop()
 
 
-def _free_port() -> int:
+def free_port() -> int:
     # aiosmtpd checks it is up by connecting to the port it was given, so port 0 will not do.
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

@@ -1,0 +1,107 @@
+"""Fault drills against the real services: a write whose connection is killed leaves the
+previous rows, and a mail server that is down gets its digest later, exactly once."""
+
+import datetime as dt
+import threading
+import time
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from risk_pipelines.alerting.dispatch import dispatch
+from risk_pipelines.alerting.routes import load_routes
+from risk_pipelines.settings import PACKAGED_CONFIG_DIR
+from risk_pipelines.warehouse import Warehouse
+from risk_pipelines.warehouse import alerts as alert_store
+from risk_pipelines.warehouse.schema import alerts
+from tests.conftest import throwaway_postgres_database
+from tests.receivers import free_port, smtp_receiver
+
+DAY = dt.date(2026, 3, 2)
+
+
+def _metrics(values) -> pd.DataFrame:
+    n = len(values)
+    return pd.DataFrame(
+        {
+            "ds": DAY, "unique_id": [f"m|own|c{i}|DE|all" for i in range(n)], "metric": "m",
+            "platform": "own", "policy_category": [f"c{i}" for i in range(n)], "region": "DE",
+            "surface": "all", "value": values, "numerator": None, "denominator": None,
+            "source": "derived",
+        }
+    )  # fmt: skip
+
+
+@pytest.mark.postgres
+def test_a_write_whose_connection_is_killed_rolls_back_and_the_day_keeps_its_rows(
+    postgres_server_url,
+):
+    with throwaway_postgres_database(postgres_server_url) as url:
+        before = _metrics([1.0] * 1_000)
+        Warehouse(url).replace_rows("daily_metrics", before, where={"ds": DAY})
+        writer = Warehouse(f"{url}?application_name=drill-writer")
+        failure: list[Exception] = []
+
+        def rewrite() -> None:
+            try:  # a big rewrite of the same day, killed half-way
+                writer.replace_rows("daily_metrics", _metrics([2.0] * 400_000), where={"ds": DAY})
+            except Exception as exc:  # noqa: BLE001 - the drill wants whatever the driver raises
+                failure.append(exc)
+
+        thread = threading.Thread(target=rewrite)
+        thread.start()
+        admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+        killed = 0
+        with admin.connect() as conn:
+            deadline = time.monotonic() + 60
+            while not killed and thread.is_alive() and time.monotonic() < deadline:
+                killed = conn.execute(sa.text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE application_name = 'drill-writer' AND state = 'active' "
+                    "AND query LIKE 'INSERT INTO%'"
+                )).scalar()  # fmt: skip
+                time.sleep(0.02)
+        thread.join(120)
+        admin.dispose()
+        writer.dispose()
+        assert killed == 1, "the writer finished before it could be killed: make it bigger"
+        assert failure and isinstance(failure[0], sa.exc.DBAPIError)
+        after = Warehouse(url).read_sql("SELECT value FROM daily_metrics")
+        assert len(after) == 1_000 and (after["value"] == 1.0).all()  # nothing half-written
+
+
+def test_a_mail_server_that_is_down_gets_the_digest_later_exactly_once(tmp_path, monkeypatch):
+    warehouse = Warehouse(f"sqlite:///{tmp_path / 'w.sqlite'}")
+    routes = load_routes(PACKAGED_CONFIG_DIR / "channels.yaml")
+    now = dt.datetime(2026, 3, 3, 6, 0)
+    with warehouse.engine.begin() as conn:
+        alert_id = conn.execute(
+            sa.insert(alerts).values(
+                rule_id="report_surge", unique_id="user_reports|own|scams_and_fraud|DE|all",
+                state="firing", severity="high", first_breach_ds=DAY, last_evaluated_ds=DAY,
+                opened_at=now, fired_at=now, breach_count=1, clean_count=0,
+                message="user_reports (scams_and_fraud, DE) tripled",
+            )
+        ).inserted_primary_key[0]  # fmt: skip
+        alert_store.queue_notification(
+            conn, alert_id=alert_id, event="firing", route="leadership-email",
+            key=f"{alert_id}:firing:leadership-email", severity="high",
+            message="user_reports (scams_and_fraud, DE) tripled", owners=("risk-analysis",),
+            now=now,
+        )  # fmt: skip
+    port = free_port()
+    monkeypatch.setenv("RISK_SMTP_HOST", "127.0.0.1")
+    monkeypatch.setenv("RISK_SMTP_PORT", str(port))
+    monkeypatch.setenv("RISK_LEADERSHIP_EMAILS", "head-of-risk@risk.test")
+
+    down = dispatch(warehouse, routes, now)  # nothing listens on the port yet
+    assert down.failed == 1 and down.sent == 0
+    with smtp_receiver(port) as smtp:
+        up = dispatch(warehouse, routes, now + dt.timedelta(minutes=1))
+        again = dispatch(warehouse, routes, now + dt.timedelta(minutes=2))
+    assert up.sent == 1 and again.sent == 0 and len(smtp.messages) == 1
+    trail = warehouse.read_sql("SELECT status FROM alert_notifications ORDER BY notification_id")[
+        "status"
+    ].tolist()
+    assert trail == ["queued", "failed", "sent"]
