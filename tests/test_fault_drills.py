@@ -45,7 +45,7 @@ def test_a_write_whose_connection_is_killed_rolls_back_and_the_day_keeps_its_row
 
         def rewrite() -> None:
             try:  # a big rewrite of the same day, killed half-way
-                writer.replace_rows("daily_metrics", _metrics([2.0] * 400_000), where={"ds": DAY})
+                writer.replace_rows("daily_metrics", _metrics([2.0] * 1_000_000), where={"ds": DAY})
             except Exception as exc:  # noqa: BLE001 - the drill wants whatever the driver raises
                 failure.append(exc)
 
@@ -59,7 +59,7 @@ def test_a_write_whose_connection_is_killed_rolls_back_and_the_day_keeps_its_row
                 killed = conn.execute(sa.text(
                     "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
                     "WHERE application_name = 'drill-writer' AND state = 'active' "
-                    "AND query LIKE 'INSERT INTO%'"
+                    "AND (query LIKE 'COPY%' OR query LIKE 'INSERT INTO%')"
                 )).scalar()  # fmt: skip
                 time.sleep(0.02)
         thread.join(120)

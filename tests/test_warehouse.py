@@ -157,3 +157,43 @@ def test_the_data_dictionary_documents_every_analyst_view_as_defined():
     assert committed == render_data_dictionary(), (
         "docs/data_dictionary.md is stale: risk-pipelines data-dictionary > docs/data_dictionary.md"
     )
+
+
+def test_bulk_loads_through_copy_read_back_exactly_as_inserts_do(warehouse_url):
+    rows = pd.DataFrame(
+        {
+            "ds": DAY,
+            "event_id": ["a", "b", "c", "d"],
+            "decided_at": [
+                pd.Timestamp("2026-03-02 00:00:01.25"), pd.Timestamp("2026-03-02 23:59:59"),
+                pd.Timestamp("2026-03-02 12:00"), pd.Timestamp("2026-03-02 06:00"),
+            ],  # fmt: skip
+            "reported_at": [None, pd.Timestamp("2026-03-01 22:00"), None, None],
+            "content_created_at": None,
+            "policy_category": ["violence", "self_harm", "violence", "violence"],
+            "region": ["DE", "FR", "IT", "DE"],
+            "surface": ["video", "comment", "live", "video"],
+            "detection_source": "automated",
+            "action": "removed",
+            "automated_decision": "fully",
+            "views_before_action": pd.array([0, None, 12_345_678_901, 7], dtype="Int64"),
+            "appealed": [True, False, False, True],
+            "appeal_outcome": ["upheld", None, None, "overturned"],
+            "platform": ["own", 'quote " comma, and\nnewline', "", "\\N"],
+            "user_id_hash": [None, "00ff", "", "abc"],
+            "content_id_hash": None,
+            "source_file": "f.csv",
+            "source_row": [1, 2, 3, 4],
+        }
+    )
+    results = []
+    for copy_min_rows in (0, 10**9):  # through COPY (on PostgreSQL), then through INSERT
+        warehouse = Warehouse(warehouse_url)
+        warehouse.copy_min_rows = copy_min_rows
+        warehouse.replace_rows("moderation_decisions", rows, where={"ds": DAY})
+        results.append(warehouse.read_sql("SELECT * FROM moderation_decisions ORDER BY event_id"))
+        warehouse.dispose()
+    via_copy, via_insert = results
+    pd.testing.assert_frame_equal(via_copy, via_insert)
+    assert via_copy["platform"].tolist() == rows["platform"].tolist()  # "" and "\N" are text
+    assert via_copy["views_before_action"].iloc[2] == 12_345_678_901
