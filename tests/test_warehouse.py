@@ -165,8 +165,10 @@ def test_bulk_loads_through_copy_read_back_exactly_as_inserts_do(warehouse_url):
             "ds": DAY,
             "event_id": ["a", "b", "c", "d"],
             "decided_at": [
-                pd.Timestamp("2026-03-02 00:00:01.25"), pd.Timestamp("2026-03-02 23:59:59"),
-                pd.Timestamp("2026-03-02 12:00"), pd.Timestamp("2026-03-02 06:00"),
+                pd.Timestamp("2026-03-02 00:00:01.25"),
+                pd.Timestamp("2026-03-02 23:59:59"),
+                pd.Timestamp("2026-03-02 12:00"),
+                pd.Timestamp("2026-03-02 06:00"),
             ],  # fmt: skip
             "reported_at": [None, pd.Timestamp("2026-03-01 22:00"), None, None],
             "content_created_at": None,
