@@ -71,6 +71,35 @@ def test_a_write_whose_connection_is_killed_rolls_back_and_the_day_keeps_its_row
         assert len(after) == 1_000 and (after["value"] == 1.0).all()  # nothing half-written
 
 
+@pytest.mark.postgres
+def test_two_runs_rewriting_one_day_at_once_take_turns_and_leave_it_whole(postgres_server_url):
+    with throwaway_postgres_database(postgres_server_url) as url:
+        Warehouse(url).replace_rows("daily_metrics", _metrics([0.0] * 10), where={"ds": DAY})
+        start = threading.Barrier(2)
+        outcomes: dict[float, object] = {}
+
+        def rewrite(value: float) -> None:
+            warehouse = Warehouse(url)
+            start.wait()
+            try:
+                outcomes[value] = warehouse.replace_rows(
+                    "daily_metrics", _metrics([value] * 200_000), where={"ds": DAY}
+                )
+            except Exception as exc:  # noqa: BLE001 - a failure is what the drill looks for
+                outcomes[value] = exc
+            finally:
+                warehouse.dispose()
+
+        threads = [threading.Thread(target=rewrite, args=(v,)) for v in (1.0, 2.0)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(120)
+        assert outcomes == {1.0: 200_000, 2.0: 200_000}  # neither failed on the other's keys
+        final = Warehouse(url).read_sql("SELECT value, COUNT(*) AS n FROM daily_metrics GROUP BY 1")
+        assert len(final) == 1 and final["n"].iat[0] == 200_000  # whole, from one of them
+
+
 def test_a_mail_server_that_is_down_gets_the_digest_later_exactly_once(tmp_path, monkeypatch):
     warehouse = Warehouse(f"sqlite:///{tmp_path / 'w.sqlite'}")
     routes = load_routes(PACKAGED_CONFIG_DIR / "channels.yaml")

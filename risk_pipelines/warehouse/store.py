@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import math
+import zlib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -149,6 +150,17 @@ class Warehouse:
         if where is None and between is None:
             raise ValueError(
                 "replace_rows needs a where or between clause; refusing to wipe a table"
+            )
+        if self.dialect == "postgresql":
+            # Two runs replacing the same slice at once (a retry racing the run it retries,
+            # an operator's re-run) take turns: the second deletes what the first wrote
+            # instead of failing on its keys, and the slice ends whole, from one of them.
+            scope = repr(
+                (table_name, sorted((where or {}).items(), key=str), between, like, not_like)
+            )
+            conn.execute(
+                sa.text("SELECT pg_advisory_xact_lock(:key)"),
+                {"key": zlib.crc32(scope.encode()) - 2**31},
             )
         conn.execute(delete)
         return self._insert(conn, table_name, frame)
