@@ -170,7 +170,7 @@ def _child(name: str, dump: Path) -> int:
     if name == "bare":
         import pyarrow.csv as pacsv
 
-        from risk_pipelines.sources.dsa import iter_parts
+        from risk_pipelines.sources.dsa_dump import iter_parts
 
         rows = 0
         for _, stream in iter_parts(dump):

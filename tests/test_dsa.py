@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 
 from risk_pipelines.sources import dsa_mapping as mapping
-from risk_pipelines.sources.dsa import DumpError, read_dump
+from risk_pipelines.sources.dsa import read_dump
+from risk_pipelines.sources.dsa_dump import DumpError
 from risk_pipelines.sources.hashing import hash_column
 from tests.dsa_dumps import V1_SAMPLE, V2_SAMPLE, csv_text, sample_dump, sample_rows, write_dump
 
@@ -195,7 +196,7 @@ def test_every_category_of_both_taxonomies_maps_to_a_canonical_one():
 def test_uuid_keys_tell_uuids_apart_read_from_the_arrow_buffer_or_hashed_otherwise():
     import pyarrow as pa
 
-    from risk_pipelines.sources.dsa import uuid_keys
+    from risk_pipelines.sources.dsa_dump import uuid_keys
 
     uuids = [
         "03b1b1c9-a860-4bf6-afff-0d8f0d944871",

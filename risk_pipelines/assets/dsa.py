@@ -20,13 +20,8 @@ from risk_pipelines.assets.common import (
 )
 from risk_pipelines.quality.dsa_validation import SUITE, validate_dsa_day
 from risk_pipelines.resources import PipelineConfigResource, WarehouseResource
-from risk_pipelines.sources.dsa import (
-    DSA_SOURCE_PREFIX,
-    DsaDay,
-    DumpError,
-    find_dump,
-    read_dump,
-)
+from risk_pipelines.sources.dsa import DSA_SOURCE_PREFIX, DsaDay, read_dump
+from risk_pipelines.sources.dsa_dump import DumpError, find_dump
 from risk_pipelines.sources.dsa_metrics import SOURCE, dsa_daily_metrics
 from risk_pipelines.warehouse import schema
 

@@ -8,7 +8,7 @@ import dagster as dg
 from risk_pipelines.assets.common import DAILY_PARTITIONS
 from risk_pipelines.assets.dsa import DSA_JOB_NAME
 from risk_pipelines.resources import PipelineConfigResource
-from risk_pipelines.sources.dsa import DUMP_NAME
+from risk_pipelines.sources.dsa_dump import DUMP_NAME
 
 
 def dump_fingerprints(dsa_dir: Path) -> dict[str, str]:

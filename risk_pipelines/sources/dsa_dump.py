@@ -1,0 +1,186 @@
+"""The physical shape of a DSA Transparency Database dump: a zip of zips of CSV parts, each
+with its own header, read as a stream of Arrow blocks; and a fast key for its uuids.
+
+Nothing here knows what a statement means; ``dsa.py`` maps and counts what this reads.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import re
+import zipfile
+from collections.abc import Iterator
+from contextlib import ExitStack
+from pathlib import Path
+from typing import IO
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+DUMP_NAME = re.compile(r"^sor-global-(\d{4}-\d{2}-\d{2})-(full|light)\.zip$")
+COLUMNS = (
+    "uuid",
+    "decision_visibility",
+    "decision_monetary",
+    "decision_provision",
+    "decision_account",
+    "category",
+    "content_type",
+    "content_date",
+    "territorial_scope",  # absent from the light dumps
+    "application_date",
+    "source_type",
+    "automated_detection",
+    "automated_decision",
+    "platform_name",
+    "platform_uid",
+)
+DEFAULT_BLOCK_BYTES = 1 << 20  # Arrow's own default: it parses fastest
+ROWS_PER_STEP = 100_000  # blocks are mapped this many rows at a time: fewer Python steps
+
+
+class DumpError(ValueError):
+    """A dump that cannot be read at all (bad name, not a zip, a part without a header)."""
+
+
+def dump_day(path: Path) -> tuple[dt.date, str]:
+    match = DUMP_NAME.match(path.name)
+    if not match:
+        raise DumpError(
+            f"{path}: not a DSA dump name (expected sor-global-YYYY-MM-DD-full.zip or -light.zip)"
+        )
+    return dt.date.fromisoformat(match.group(1)), match.group(2)
+
+
+def find_dump(dsa_dir: Path, day: dt.date, variant: str = "full") -> Path | None:
+    """The day's dump in ``dsa_dir``: the preferred variant, else the other one."""
+    for kind in (variant, "light" if variant == "full" else "full"):
+        path = dsa_dir / f"sor-global-{day.isoformat()}-{kind}.zip"
+        if path.is_file():
+            return path
+    return None
+
+
+def iter_parts(path: Path) -> Iterator[tuple[str, IO[bytes]]]:
+    """Each CSV part of the dump as an open binary stream: inner zips are opened inside the
+    outer one without extracting anything to disk."""
+    try:
+        outer = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise DumpError(f"{path}: not a readable zip ({exc})") from exc
+    with outer:
+        for name in sorted(outer.namelist()):
+            if name.endswith("/"):
+                continue
+            if name.lower().endswith(".zip"):
+                with ExitStack() as stack:
+                    raw = stack.enter_context(outer.open(name))
+                    try:
+                        inner = stack.enter_context(zipfile.ZipFile(raw))
+                    except zipfile.BadZipFile as exc:
+                        raise DumpError(f"{path}: inner {name} is not a zip ({exc})") from exc
+                    for part in sorted(n for n in inner.namelist() if n.lower().endswith(".csv")):
+                        with inner.open(part) as stream:
+                            yield f"{name}/{part}", stream
+            elif name.lower().endswith(".csv"):
+                with outer.open(name) as stream:
+                    yield name, stream
+
+
+def tables(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.Table]:
+    pending, rows = [], 0
+    for batch in batches:
+        pending.append(batch)
+        rows += len(batch)
+        if rows >= ROWS_PER_STEP:
+            yield pa.Table.from_batches(pending)
+            pending, rows = [], 0
+    if pending:
+        yield pa.Table.from_batches(pending)
+
+
+def blocks(stream: IO[bytes], part: str, block_bytes: int) -> Iterator[pa.RecordBatch]:
+    header, stream = _peek_header(stream, part)
+    missing = [c for c in COLUMNS if c != "territorial_scope" and c not in header]
+    if missing:
+        raise DumpError(f"{part}: the header lacks {', '.join(missing)}")
+    present = [c for c in COLUMNS if c in header]
+    read = pacsv.ReadOptions(block_size=block_bytes, use_threads=True)
+    convert = pacsv.ConvertOptions(
+        include_columns=present,
+        column_types=dict.fromkeys(present, pa.string()),  # platform_uid keeps its zeros
+        strings_can_be_null=False,
+    )
+    parse = pacsv.ParseOptions(newlines_in_values=True)
+    try:
+        reader = pacsv.open_csv(stream, read_options=read, parse_options=parse,
+                                convert_options=convert)  # fmt: skip
+        for batch in reader:
+            if "territorial_scope" not in header:  # a light dump: the scope is unknown
+                batch = batch.append_column("territorial_scope", pa.nulls(len(batch), pa.string()))
+            yield batch
+    except pa.ArrowInvalid as exc:
+        raise DumpError(f"{part}: malformed CSV ({exc})") from exc
+
+
+class _Prepended(io.RawIOBase):
+    """A stream whose first bytes were already read (to learn the header) and are given back."""
+
+    def __init__(self, head: bytes, rest: IO[bytes]) -> None:
+        self._head, self._rest = head, rest
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        if self._head:
+            n = min(len(buffer), len(self._head))
+            buffer[:n], self._head = self._head[:n], self._head[n:]
+            return n
+        data = self._rest.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+
+def _peek_header(stream: IO[bytes], part: str) -> tuple[list[str], IO[bytes]]:
+    head = stream.read(1 << 16)
+    while b"\n" not in head:
+        more = stream.read(1 << 16)
+        if not more:
+            break
+        head += more
+    first = head.split(b"\n", 1)[0].decode("utf-8-sig").rstrip("\r")
+    if not first:
+        raise DumpError(f"{part}: empty part, no header line")
+    header = next(csv.reader([first]))
+    return header, io.BufferedReader(_Prepended(head, stream), buffer_size=1 << 20)
+
+
+_HEX = np.full(256, 255, dtype=np.uint8)
+_HEX[np.frombuffer(b"0123456789abcdef", np.uint8)] = np.arange(16, dtype=np.uint8)
+_HEX[np.frombuffer(b"ABCDEF", np.uint8)] = np.arange(10, 16, dtype=np.uint8)
+_UUID_DIGITS = np.array([i for i in range(36) if i not in (8, 13, 18, 23)])
+_SHIFTS = (np.arange(15, -1, -1, dtype=np.uint64) * np.uint64(4)).astype(np.uint64)
+
+
+def uuid_keys(uuids: pa.StringArray) -> np.ndarray:
+    """A 64-bit key per uuid, read straight from Arrow's buffer: both 64-bit halves of the
+    canonical 8-4-4-4-12 hex form, mixed. Values of any other shape are hashed by pandas."""
+    n = len(uuids)
+    if n == 0:
+        return np.zeros(0, dtype=np.uint64)
+    offsets = np.frombuffer(uuids.buffers()[1], np.int32)[uuids.offset : uuids.offset + n + 1]
+    if uuids.null_count == 0 and offsets[-1] - offsets[0] == 36 * n:
+        data = np.frombuffer(uuids.buffers()[2], np.uint8)[offsets[0] : offsets[-1]]
+        nibbles = _HEX[data.reshape(n, 36)[:, _UUID_DIGITS]]
+        if (nibbles != 255).all():
+            wide = nibbles.astype(np.uint64)
+            high = (wide[:, :16] << _SHIFTS).sum(axis=1, dtype=np.uint64)
+            low = (wide[:, 16:] << _SHIFTS).sum(axis=1, dtype=np.uint64)
+            with np.errstate(over="ignore"):
+                return high ^ (low * np.uint64(0x9E3779B97F4A7C15))
+    return pd.util.hash_array(uuids.to_numpy(zero_copy_only=False))
