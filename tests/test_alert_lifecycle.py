@@ -6,11 +6,13 @@ import datetime as dt
 import hashlib
 import hmac
 import json
+import re
 
 import dagster as dg
 import pandas as pd
 import pytest
 
+from risk_pipelines.alerting.calendar import CalendarError, parse_calendar
 from risk_pipelines.alerting.config import load_alert_config
 from risk_pipelines.alerting.routes import parse_routes
 from risk_pipelines.alerting.rules import parse_rules
@@ -197,3 +199,62 @@ def test_a_restarted_sensor_neither_loses_nor_repeats_a_notification(tmp_path, h
             assert isinstance(risk_alerts_sensor(restarted), dg.SkipReason)
         assert delivered(hook) == [("firing", "high", "DE")]
         assert warehouse.count("alerts") == 1
+
+
+def test_a_known_event_suppresses_or_annotates_and_the_history_stays_complete(warehouse_url, hook):
+    calendar = parse_calendar({
+        "public_holidays": "off",
+        "events": [
+            {"name": "creator-fund launch", "kind": "launch", "start": "2026-03-02",
+             "end": "2026-03-05", "match": {"region": "DE"}, "effect": "suppress",
+             "comment": "reports run high in launch week"},
+            {"name": "election day", "kind": "election", "start": "2026-03-03",
+             "match": {"region": ["FR"]}},
+        ],
+    })  # fmt: skip
+    warehouse = Warehouse(warehouse_url)
+    for offset in (0, 1):  # DE and FR both breach twice: both fire on the second day
+        day = START + dt.timedelta(days=offset)
+        warehouse.replace_rows(
+            "risk_indicators", indicator_rows(day, {"DE": 8.0, "FR": 8.0}), where={"ds": day}
+        )
+        report = evaluate_pending_days(
+            warehouse, RULES, routes=ROUTES, calendar=calendar,
+            now=dt.datetime.combine(day + dt.timedelta(days=1), dt.time(3)),
+        )  # fmt: skip
+    assert report.suppressed == 1
+    assert delivered(hook) == [("firing", "high", "FR")]  # DE held back by the launch
+    alerts = warehouse.read_sql("SELECT region, state, annotation FROM alerts ORDER BY region")
+    assert alerts["state"].tolist() == ["firing", "firing"]  # both still fired
+    assert "creator-fund launch" in alerts["annotation"].iat[0]
+    assert "election day" in alerts["annotation"].iat[1]
+    held = warehouse.read_sql("SELECT status, error FROM alert_notifications WHERE status = "
+                              "'suppressed'")  # fmt: skip
+    assert len(held) == 1 and "creator-fund launch" in held["error"].iat[0]
+
+
+def test_public_holidays_annotate_countries_only_and_can_be_switched_off():
+    good_friday, dims = dt.date(2026, 4, 3), {"metric": "user_reports"}
+    annotate = parse_calendar({})
+    (holiday,) = annotate.on(good_friday, {**dims, "region": "DE"})
+    assert holiday.kind == "holiday" and holiday.effect == "annotate"
+    assert "public holiday in DE" in holiday.describe()
+    assert annotate.on(good_friday, {**dims, "region": "EU"}) == []  # a bloc: no calendar
+    assert annotate.on(good_friday, {**dims, "region": "all"}) == []
+    assert parse_calendar({"public_holidays": "off"}).on(good_friday, {"region": "DE"}) == []
+
+
+@pytest.mark.parametrize(
+    ("document", "message"),
+    [
+        ({"public_holidays": "sometimes"}, "'public_holidays' is 'sometimes'"),
+        ({"events": [{"kind": "launch", "start": "2026-03-02"}]}, "event #1: 'name' is required"),
+        ({"events": [{"name": "x", "start": "2026-03-05", "end": "2026-03-02"}]},
+         "event 'x': 'end' 2026-03-02 is before 'start' 2026-03-05"),
+        ({"events": [{"name": "x", "start": "soon"}]}, "'start' must be a date"),
+        ({"events": [{"name": "x", "start": "2026-03-02", "effect": "mute"}]}, "'effect' is"),
+    ],
+)  # fmt: skip
+def test_a_broken_calendar_is_refused_with_the_event_and_field_named(document, message):
+    with pytest.raises(CalendarError, match=re.escape(message)):
+        parse_calendar(document, source="calendar.yaml")

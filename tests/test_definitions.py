@@ -66,6 +66,7 @@ def test_the_core_never_imports_dagster():
             "settings.py",
             "analysis.py",
             "charts.py",
+            "dsa_ingestion.py",
         )  # fmt: skip
     ]
     # The quality suites and their GX runner are core too; only quality/checks.py wires Dagster.

@@ -27,6 +27,8 @@ from typing import Any
 
 import yaml
 
+from risk_pipelines.forecasting.prophet_model import holiday_country
+
 KINDS = ("holiday", "launch", "election", "known_incident", "other")
 EFFECTS = ("annotate", "suppress")
 _FIELDS = {"name", "kind", "start", "end", "match", "effect", "comment"}
@@ -65,8 +67,10 @@ class Calendar:
 
     def on(self, day: dt.date, dims: dict[str, str]) -> list[KnownEvent]:
         found = [e for e in self.events if e.covers(day, dims)]
-        holiday = _public_holiday(dims.get("region", ""), day)
-        if holiday and self.public_holidays != "off":
+        holiday = None
+        if self.public_holidays != "off":
+            holiday = _public_holiday(dims.get("region", ""), day)
+        if holiday:
             found.append(KnownEvent(holiday, "holiday", day, day, self.public_holidays, comment=""))
         return found
 
@@ -144,18 +148,13 @@ def _date(value: Any, key: str, where: str) -> dt.date:
 
 
 @lru_cache(maxsize=64)
-def _country_holidays(region: str):
+def _country_holidays(country: str):
     import holidays
 
-    try:
-        return holidays.country_holidays(region)
-    except NotImplementedError:
-        return None
+    return holidays.country_holidays(country)
 
 
 def _public_holiday(region: str, day: dt.date) -> str | None:
-    if len(region) != 2 or not region.isupper():
-        return None
-    calendar = _country_holidays(region)
-    name = calendar.get(day) if calendar is not None else None
+    country = holiday_country(region)  # None for "all", a bloc ("EU") or an unknown code
+    name = _country_holidays(country).get(day) if country else None
     return f"public holiday in {region}: {name}" if name else None

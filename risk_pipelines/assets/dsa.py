@@ -2,13 +2,10 @@
 streaming pass, checked by its quality suite, then written in one transaction: counts for every
 platform, dsa_* series in daily_metrics, and the statements of followed platforms row by row."""
 
-import datetime as dt
-from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
 import pandas as pd
-import sqlalchemy as sa
 
 from risk_pipelines.assets.common import (
     DAILY_PARTITIONS,
@@ -18,11 +15,10 @@ from risk_pipelines.assets.common import (
     column_schema,
     partition_days,
 )
-from risk_pipelines.quality.dsa_validation import SUITE, validate_dsa_day
+from risk_pipelines.dsa_ingestion import ingest_dsa_day
+from risk_pipelines.quality.dsa_validation import SUITE
 from risk_pipelines.resources import PipelineConfigResource, WarehouseResource
-from risk_pipelines.sources.dsa import DSA_SOURCE_PREFIX, DsaDay, read_dump
-from risk_pipelines.sources.dsa_dump import DumpError, find_dump
-from risk_pipelines.sources.dsa_metrics import SOURCE, dsa_daily_metrics
+from risk_pipelines.sources.dsa import DsaDay
 from risk_pipelines.warehouse import schema
 
 DSA_JOB_NAME = "dsa_statements_job"
@@ -71,7 +67,7 @@ def dsa_statements(
     db = warehouse.get()
     loaded, blocked, by_category = [], {}, pd.DataFrame()
     for day in days:  # each day read, checked and written on its own: one bad day blocks one
-        outcome = _ingest_day(db, dsa_dir, day, config, pipeline_config.id_hash_key)
+        outcome = ingest_dsa_day(db, dsa_dir, day, config, pipeline_config.id_hash_key)
         if isinstance(outcome, str):
             blocked[day] = outcome
             context.log.error(f"dsa {day}: {outcome}; nothing written")
@@ -82,39 +78,6 @@ def dsa_statements(
         by_category = totals.groupby("policy_category")["statements"].sum().nlargest(10)
         by_category = by_category.to_frame()
     return _result(loaded, blocked, by_category, None)
-
-
-@dataclass
-class _LoadedDay:
-    day: dt.date
-    path: Path
-    read: DsaDay
-    written: dict
-
-
-def _ingest_day(db, dsa_dir: Path, day: dt.date, config, hash_key: str) -> _LoadedDay | str:
-    """The day written, or why it was not."""
-    path = find_dump(dsa_dir, day, config.variant)
-    if path is None:
-        return f"no dump for {day}: {dsa_dir}/sor-global-{day}-full.zip"
-    try:
-        read = read_dump(path, hash_key=hash_key, follow=config.follow,
-                         platforms=config.platforms)  # fmt: skip
-    except DumpError as exc:
-        return str(exc)
-    verdict = validate_dsa_day(read, _recent_totals(db, day))
-    if verdict.blocked:
-        return f"{path.name}: {verdict.describe()}"
-    written = db.replace_together(
-        [
-            ("dsa_statement_counts", read.aggregates.assign(ds=day), {"where": {"ds": day}}),
-            ("daily_metrics", dsa_daily_metrics(read.aggregates, day),
-             {"where": {"ds": day, "source": SOURCE}}),
-            ("moderation_decisions", read.rows.assign(ds=day) if len(read.rows) else read.rows,
-             {"where": {"ds": day}, "like": {"source_file": f"{DSA_SOURCE_PREFIX}%"}}),
-        ]
-    )  # fmt: skip
-    return _LoadedDay(day, path, read, written)
 
 
 def _result(loaded: list, blocked: dict, by_category, not_deployed: str | None):
@@ -168,16 +131,6 @@ def _result(loaded: list, blocked: dict, by_category, not_deployed: str | None):
         "chart": bar_chart(by_category, "DSA statements by policy category"),
     }
     return dg.MaterializeResult(metadata=metadata, check_results=[check])
-
-
-def _recent_totals(db, day: dt.date) -> list[int]:
-    t = schema.dsa_statement_counts
-    frame = db.read_query(
-        sa.select(t.c.ds, sa.func.sum(t.c.statements).label("statements"))
-        .where(t.c.ds.between(day - dt.timedelta(days=28), day - dt.timedelta(days=1)))
-        .group_by(t.c.ds)
-    )
-    return [int(v) for v in frame["statements"]]
 
 
 def _rejections_markdown(reads: list[DsaDay]) -> str:

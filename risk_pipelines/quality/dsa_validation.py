@@ -4,12 +4,11 @@ one-row profile of the read (rejected and duplicate shares, volume against recen
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import pandas as pd
 
 from risk_pipelines.quality.gx_runner import ExpectationOutcome, validate_frame
-from risk_pipelines.quality.suite import load_suite
+from risk_pipelines.quality.suite import Suite, load_suite
 from risk_pipelines.sources.dsa import AGGREGATE_KEYS, DsaDay
 
 SUITE = "dsa_statements"
@@ -36,10 +35,10 @@ class DsaVerdict:
 
 
 def validate_dsa_day(
-    day: DsaDay, recent_totals: list[int], suites_dir: Path | None = None
+    day: DsaDay, recent_totals: list[int], suite: Suite | None = None
 ) -> DsaVerdict:
     """``recent_totals``: statements per earlier day within the suite's look-back."""
-    suite = load_suite(SUITE, suites_dir)
+    suite = suite or load_suite(SUITE)
     counts = day.aggregates.reindex(columns=[*AGGREGATE_KEYS, "statements"])
     profile = day_profile(day, recent_totals, suite.settings.min_history_days)
     outcomes = [

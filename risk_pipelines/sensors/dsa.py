@@ -8,18 +8,7 @@ import dagster as dg
 from risk_pipelines.assets.common import DAILY_PARTITIONS
 from risk_pipelines.assets.dsa import DSA_JOB_NAME
 from risk_pipelines.resources import PipelineConfigResource
-from risk_pipelines.sources.dsa_dump import DUMP_NAME
-
-
-def dump_fingerprints(dsa_dir: Path) -> dict[str, str]:
-    """Dump file name -> size and modification time: a re-published dump gets a new one."""
-    if not dsa_dir.is_dir():
-        return {}
-    return {
-        p.name: f"{p.stat().st_size}-{p.stat().st_mtime_ns}"
-        for p in sorted(dsa_dir.iterdir())
-        if DUMP_NAME.match(p.name)
-    }
+from risk_pipelines.sources.dsa_dump import DUMP_NAME, dump_fingerprints
 
 
 @dg.sensor(

@@ -56,6 +56,17 @@ def dump_day(path: Path) -> tuple[dt.date, str]:
     return dt.date.fromisoformat(match.group(1)), match.group(2)
 
 
+def dump_fingerprints(dsa_dir: Path) -> dict[str, str]:
+    """Dump file name -> size and modification time: a re-published dump gets a new one."""
+    if not dsa_dir.is_dir():
+        return {}
+    return {
+        p.name: f"{p.stat().st_size}-{p.stat().st_mtime_ns}"
+        for p in sorted(dsa_dir.iterdir())
+        if DUMP_NAME.match(p.name)
+    }
+
+
 def find_dump(dsa_dir: Path, day: dt.date, variant: str = "full") -> Path | None:
     """The day's dump in ``dsa_dir``: the preferred variant, else the other one."""
     for kind in (variant, "light" if variant == "full" else "full"):
