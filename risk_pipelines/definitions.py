@@ -5,6 +5,7 @@ from __future__ import annotations
 import dagster as dg
 
 from risk_pipelines.assets.brief import risk_brief, risk_brief_job
+from risk_pipelines.assets.common import POLICY_AREA_PARTITIONS
 from risk_pipelines.assets.dsa import dsa_statements, dsa_statements_job
 from risk_pipelines.assets.forecasts import (
     forecast_accuracy,
@@ -46,20 +47,30 @@ daily_risk_schedule = dg.build_schedule_from_partitioned_job(
 )
 
 # Weekly: backtest every candidate model per series and keep the winner's spec; the daily
-# forecasts reuse it, so the costly part runs once a week.
+# forecasts reuse it, so the costly part runs once a week. One run per policy area: under the
+# run queue and a distributed executor (deploy/), the areas spread over the workers.
 model_selection_job = dg.define_asset_job(
     "weekly_model_selection_job",
     selection=dg.AssetSelection.assets(forecast_model_selection),
-    description="Backtest, select and calibrate a forecast model per series.",
+    description="Backtest, select and calibrate a forecast model per series, one policy area "
+    "per run.",
 )
-model_selection_schedule = dg.ScheduleDefinition(
+
+
+@dg.schedule(
     name="weekly_model_selection_schedule",
     job=model_selection_job,
     cron_schedule="0 4 * * 1",
     execution_timezone="UTC",
     default_status=dg.DefaultScheduleStatus.RUNNING,
-    description="Mondays at 04:00 UTC, after the daily run of Sunday's partition.",
+    description="Mondays at 04:00 UTC, after the daily run of Sunday's partition: one run per "
+    "policy area.",
 )
+def model_selection_schedule(context: dg.ScheduleEvaluationContext):
+    week = context.scheduled_execution_time.date().isoformat()
+    for area in POLICY_AREA_PARTITIONS.get_partition_keys():
+        yield dg.RunRequest(run_key=f"{week}:{area}", partition_key=area)
+
 
 defs = dg.Definitions(
     assets=[*PIPELINE_ASSETS, forecast_model_selection, alerts, risk_brief, dsa_statements],

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,6 +39,11 @@ def kind_of(unique_id: str) -> str:
 
 def region_of(unique_id: str) -> str:
     return split_series_id(unique_id)["region"]
+
+
+def policy_area_of(unique_id: str) -> str:
+    """The policy area a series belongs to: its policy category (``all`` when platform-wide)."""
+    return split_series_id(unique_id)["policy_category"]
 
 
 def read_history(warehouse: Warehouse, last: dt.date, days_back: int) -> pd.DataFrame:
@@ -95,12 +100,7 @@ def run_forecasts(
     history = history[~history["unique_id"].isin(list(thin))]
     selection = latest_selection(warehouse)
     specs = specs_by_series(selection) if not selection.empty else {}
-    described = (
-        f"weekly selection {selection['run_id'].iloc[0]} of "
-        f"{selection['selected_at'].iloc[0]:%Y-%m-%d %H:%M} UTC ({len(specs)} series)"
-        if specs
-        else "no weekly selection yet: default models"
-    )
+    described = describe_selection(selection)
     result = forecast_series_frame(
         history, days, kind_of, config, progress, specs=specs, region_of=region_of
     )
@@ -139,13 +139,22 @@ def run_model_selection(
     progress: Callable[[int, int], None] | None = None,
     run_id: str | None = None,
     stale_after_days: int = ForecastConfig.stale_after_days,
+    policy_areas: Collection[str] | None = None,
 ) -> SelectionBuild:
-    """Backtest every live series up to ``as_of``, choose its model and calibrate its bands."""
+    """Backtest every live series up to ``as_of``, choose its model and calibrate its bands.
+
+    ``policy_areas`` limits the run to the series of those policy categories (``all`` being
+    the platform-wide series), so that areas can be selected in separate runs on separate
+    workers; the daily forecasts take each series' newest selection, whichever run made it.
+    """
     config = config or BacktestConfig()
     run_id = run_id or uuid.uuid4().hex
     needed = config.history_days + config.horizon + (config.windows - 1) * config.step
     history = read_history(warehouse, as_of, needed)
     skipped = thin_rate_series(warehouse, as_of)
+    if policy_areas is not None:
+        history = history[history["unique_id"].map(policy_area_of).isin(set(policy_areas))]
+        skipped = {uid: why for uid, why in skipped.items() if policy_area_of(uid) in policy_areas}
     last_actual = history.groupby("unique_id")["ds"].max()
     stale = last_actual[last_actual < pd.Timestamp(as_of) - pd.Timedelta(days=stale_after_days)]
     skipped |= {uid: f"series stopped: last actual {ts.date()}" for uid, ts in stale.items()}
@@ -173,10 +182,32 @@ def store_selection(warehouse: Warehouse, build: SelectionBuild) -> None:
 
 
 def latest_selection(warehouse: Warehouse) -> pd.DataFrame:
-    """The rows of the newest weekly selection run (empty before the first)."""
+    """Each series' newest selected spec (empty before the first selection).
+
+    Per series rather than per run: the weekly selection runs once per policy area, and an
+    area re-run alone supersedes only its own series."""
     t = forecast_model_selection
-    newest = sa.select(t.c.run_id).order_by(t.c.selected_at.desc()).limit(1).scalar_subquery()
-    return warehouse.read_query(sa.select(t).where(t.c.run_id == newest))
+    newest = (
+        sa.select(t.c.unique_id, sa.func.max(t.c.selected_at).label("selected_at"))
+        .group_by(t.c.unique_id)
+        .subquery()
+    )
+    query = sa.select(t).join(
+        newest,
+        sa.and_(t.c.unique_id == newest.c.unique_id, t.c.selected_at == newest.c.selected_at),
+    )
+    return warehouse.read_query(query)
+
+
+def describe_selection(selection: pd.DataFrame) -> str:
+    """Which weekly selection runs the specs came from, for the forecast run's metadata."""
+    if selection.empty:
+        return "no weekly selection yet: default models"
+    runs = selection["run_id"].nunique()
+    first, last = selection["selected_at"].min(), selection["selected_at"].max()
+    made = f"{last:%Y-%m-%d %H:%M}" if first == last else f"{first:%Y-%m-%d}..{last:%Y-%m-%d %H:%M}"
+    origin = f"weekly selection {selection['run_id'].iloc[0]}" if runs == 1 else f"{runs} runs"
+    return f"{origin} of {made} UTC ({len(selection)} series)"
 
 
 # -- accuracy as actuals arrive ------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 import datetime as dt
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import dagster as dg
@@ -64,11 +64,15 @@ def materialise_range(
 
 
 def materialise_selection(
+    areas: Sequence[str] | None = None,
     *,
     instance: dg.DagsterInstance | None = None,
     resources: Mapping[str, object] | None = None,
 ) -> dg.ExecuteInProcessResult:
-    """Run the weekly model selection now (what its Monday schedule does)."""
+    """Run the weekly model selection now for ``areas`` (a contiguous run of policy areas,
+    default all of them) in one run; its Monday schedule makes one run per area instead, for
+    the run queue to spread over workers."""
+    from risk_pipelines.assets.common import POLICY_AREA_PARTITIONS
     from risk_pipelines.definitions import forecast_model_selection, model_selection_job
     from risk_pipelines.resources import build_resources
 
@@ -77,8 +81,11 @@ def materialise_selection(
         assets=[forecast_model_selection], jobs=[model_selection_job], resources=resources
     )
     job = defs.resolve_job_def(model_selection_job.name)
+    areas = list(areas or POLICY_AREA_PARTITIONS.get_partition_keys())
     return job.execute_in_process(
-        instance=instance or instance_from_environment(), raise_on_error=False
+        instance=instance or instance_from_environment(),
+        tags={ASSET_PARTITION_RANGE_START_TAG: areas[0], ASSET_PARTITION_RANGE_END_TAG: areas[-1]},
+        raise_on_error=False,
     )
 
 

@@ -1,5 +1,6 @@
 """The code location loads and every asset tells an engineer what it is."""
 
+import datetime as dt
 import os
 import subprocess
 import sys
@@ -8,6 +9,7 @@ from pathlib import Path
 import dagster as dg
 
 from risk_pipelines.definitions import defs
+from risk_pipelines.taxonomy import ALL, POLICY_CATEGORIES
 from risk_pipelines.warehouse.schema import TABLES
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -27,6 +29,19 @@ def test_definitions_load_with_jobs_schedules_and_sensors():
     weekly = defs.resolve_schedule_def("weekly_model_selection_schedule")
     assert weekly.cron_schedule == "0 4 * * 1" and weekly.execution_timezone == "UTC"
     assert defs.resolve_job_def("weekly_model_selection_job")
+
+
+def test_the_weekly_selection_makes_one_run_per_policy_area_each_week():
+    schedule = defs.resolve_schedule_def("weekly_model_selection_schedule")
+    monday = dg.build_schedule_context(
+        scheduled_execution_time=dt.datetime(2026, 11, 23, 4),
+        repository_def=defs.get_repository_def(),
+    )
+    requests = list(schedule.evaluate_tick(monday).run_requests)
+    areas = [request.partition_key for request in requests]
+    assert areas == [*POLICY_CATEGORIES, ALL]
+    assert len({request.run_key for request in requests}) == len(areas)
+    assert requests[0].run_key == "2026-11-23:animal_welfare"
 
 
 def test_every_asset_has_a_description_group_owner_kinds_and_its_tables_column_schema():

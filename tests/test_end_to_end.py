@@ -9,6 +9,7 @@ import pytest
 
 from risk_pipelines.alerting.config import load_alert_config
 from risk_pipelines.alerting.service import evaluate_with_config
+from risk_pipelines.forecast_stages import describe_selection, latest_selection, policy_area_of
 from risk_pipelines.runs import materialise_range, materialise_selection
 from risk_pipelines.sensors.alerts import risk_alerts_sensor
 from risk_pipelines.settings import PACKAGED_CONFIG_DIR
@@ -279,6 +280,25 @@ def test_the_weekly_selection_is_stored_and_the_next_daily_run_uses_it(pipeline)
     )
     used = newest.merge(chosen[["unique_id", "model"]], on="unique_id", suffixes=("", "_chosen"))
     assert (used["model"] == used["model_chosen"]).mean() > 0.95
+
+
+def test_a_policy_area_selected_again_alone_supersedes_only_its_own_series(pipeline):
+    instance, resources = pipeline["instance"], pipeline["resources"]
+    warehouse = Warehouse(pipeline["url"])
+    before = latest_selection(warehouse).set_index("unique_id")
+    assert not before.empty, "runs after the weekly selection test"
+    rerun = materialise_selection(["violence"], instance=instance, resources=resources)
+    assert rerun.success
+    event = rerun.asset_materializations_for_node("forecast_model_selection")[0]
+    assert event.partition == "violence" and event.metadata["policy_areas"].value == "violence"
+    after = latest_selection(warehouse).set_index("unique_id")
+    assert set(after.index) == set(before.index)
+    redone = after["run_id"] == rerun.run_id
+    assert redone.any()
+    assert all(policy_area_of(uid) == "violence" for uid in after.index[redone])
+    kept = after.index[~redone]
+    assert (after.loc[kept, "run_id"] == before.loc[kept, "run_id"]).all()
+    assert describe_selection(after.reset_index()).startswith("2 runs of ")
 
 
 def test_a_deployment_with_only_pre_aggregated_metrics_alerts_all_the_same(tmp_path, warehouse_url):

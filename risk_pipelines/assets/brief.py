@@ -6,7 +6,12 @@ from pathlib import Path
 
 import dagster as dg
 
-from risk_pipelines.assets.common import DAILY_PARTITIONS, OWNERS_ANALYSIS
+from risk_pipelines.assets.common import (
+    DAILY_PARTITIONS,
+    DATABASE_RETRY,
+    OWNERS_ANALYSIS,
+    retry_only_database_errors,
+)
 from risk_pipelines.assets.indicators import alerts, risk_indicators
 from risk_pipelines.charts import png_markdown
 from risk_pipelines.reporting.brief import build_brief
@@ -17,6 +22,7 @@ BRIEF_JOB_NAME = "daily_risk_brief_job"
 
 
 @dg.asset(
+    retry_policy=DATABASE_RETRY,
     partitions_def=DAILY_PARTITIONS,
     deps=[risk_indicators, alerts],
     group_name="reporting",
@@ -28,6 +34,7 @@ BRIEF_JOB_NAME = "daily_risk_brief_job"
     "and a PNG of it (headless Chromium) per day in RISK_BRIEFS_DIR; the leadership email "
     "digest carries both.",
 )
+@retry_only_database_errors
 def risk_brief(
     context: dg.AssetExecutionContext,
     warehouse: WarehouseResource,

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import os
+import socket
 import warnings
+from collections.abc import Callable
 
 import dagster as dg
 import pandas as pd
 import sqlalchemy as sa
+
+from risk_pipelines.taxonomy import ALL, POLICY_CATEGORIES
 
 OWNERS_ENGINEERING = ["team:risk-data-engineering"]
 OWNERS_ANALYSIS = ["team:risk-analysis"]
@@ -17,10 +22,53 @@ OWNERS_ANALYSIS = ["team:risk-analysis"]
 DAILY_PARTITIONS = dg.DailyPartitionsDefinition(
     start_date=os.environ.get("RISK_PARTITIONS_START", "2024-01-01"), timezone="UTC"
 )
+# The weekly model selection runs one policy area per run (``all`` holds the platform-wide
+# series), so a distributed executor spreads the areas over its workers and an area that failed
+# is re-run alone.
+POLICY_AREA_PARTITIONS = dg.StaticPartitionsDefinition([*POLICY_CATEGORIES, ALL])
+ONE_AREA_PER_RUN = dg.BackfillPolicy.multi_run(max_partitions_per_run=1)
+
 # backfill_policy is marked beta, but it is the documented way to get single-run backfills.
 warnings.filterwarnings("ignore", message="Parameter `backfill_policy`", category=dg.BetaWarning)
 # A range of partitions is materialised in one run: two years in minutes, not 730 runs.
 SINGLE_RUN = dg.BackfillPolicy.single_run()
+
+
+# A database that restarts or drops a connection mid-run (failover, a restart for a minor
+# upgrade, a killed backend) costs a step a few seconds, not the run: the step is retried after
+# 5, 10 and 20 s (+/- jitter). Each write is one transaction, so a retried step starts from the
+# rows as they were. Every other error fails at once (see retry_only_database_errors).
+DATABASE_RETRY = dg.RetryPolicy(
+    max_retries=3, delay=5, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
+)
+# Transient by nature: connection lost or refused, server shutting down, deadlock or
+# serialisation failure, SQLite's "database is locked".
+TRANSIENT_DATABASE_ERRORS = (sa.exc.OperationalError, sa.exc.InterfaceError)
+
+
+def retry_only_database_errors(compute: Callable) -> Callable:
+    """Let DATABASE_RETRY retry a lost database, and nothing else: a bad file or a broken
+    config fails the same way every time, so it fails at once with the error it raised."""
+
+    @functools.wraps(compute)
+    def guarded(*args, **kwargs):
+        try:
+            return compute(*args, **kwargs)
+        except TRANSIENT_DATABASE_ERRORS:
+            raise
+        except dg.Failure:
+            raise
+        except Exception as exc:
+            raise dg.Failure(
+                description=f"{type(exc).__name__}: {exc}", allow_retries=False
+            ) from exc
+
+    return guarded
+
+
+def executed_by() -> str:
+    """Host and process that ran the step: which worker took which slice under Celery."""
+    return f"{socket.gethostname()} pid {os.getpid()}"
 
 
 def partition_days(context: dg.AssetExecutionContext) -> list[dt.date]:

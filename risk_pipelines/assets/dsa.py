@@ -9,11 +9,13 @@ import pandas as pd
 
 from risk_pipelines.assets.common import (
     DAILY_PARTITIONS,
+    DATABASE_RETRY,
     OWNERS_ENGINEERING,
     SINGLE_RUN,
     bar_chart,
     column_schema,
     partition_days,
+    retry_only_database_errors,
 )
 from risk_pipelines.dsa_ingestion import ingest_dsa_day
 from risk_pipelines.quality.dsa_validation import SUITE
@@ -26,6 +28,7 @@ CHECK = f"{SUITE}_suite"
 
 
 @dg.asset(
+    retry_policy=DATABASE_RETRY,
     partitions_def=DAILY_PARTITIONS,
     backfill_policy=SINGLE_RUN,
     group_name="ingest",
@@ -53,6 +56,7 @@ CHECK = f"{SUITE}_suite"
     "x automation x action) and the dsa_* series of daily_metrics; the platforms in 'follow' "
     "are also kept row by row in moderation_decisions.",
 )
+@retry_only_database_errors
 def dsa_statements(
     context: dg.AssetExecutionContext,
     warehouse: WarehouseResource,

@@ -9,12 +9,17 @@ import sqlalchemy as sa
 
 from risk_pipelines.assets.common import (
     DAILY_PARTITIONS,
+    DATABASE_RETRY,
+    ONE_AREA_PER_RUN,
     OWNERS_ANALYSIS,
+    POLICY_AREA_PARTITIONS,
     SINGLE_RUN,
     bar_chart,
     column_schema,
+    executed_by,
     partition_days,
     preview,
+    retry_only_database_errors,
     span,
 )
 from risk_pipelines.assets.metrics import daily_metrics
@@ -41,19 +46,26 @@ CHART_SERIES = 3
 
 @dg.asset(
     metadata=column_schema(schema.forecast_model_selection),
+    partitions_def=POLICY_AREA_PARTITIONS,
+    backfill_policy=ONE_AREA_PER_RUN,
+    retry_policy=DATABASE_RETRY,
     group_name="forecasting",
     owners=OWNERS_ANALYSIS,
     kinds={"python", "statsmodels", "prophet", "sql"},
-    deps=[daily_metrics],
-    description="Weekly per-series model selection. Every live series is backtested at three "
+    # Each area's selection reads the whole metric history, not a matching partition.
+    deps=[dg.AssetDep(daily_metrics, partition_mapping=dg.AllPartitionMapping())],
+    description="Weekly per-series model selection, partitioned by policy area (the policy "
+    "category; `all` holds the platform-wide series) so that each area is its own run and a "
+    "distributed executor spreads them over its workers. Every live series is backtested at three "
     "rolling origins (28-day horizon) with each candidate model (seasonal naive, ETS, Prophet; "
     "SARIMAX when added to selection_models); scores (MASE, sMAPE, 80/95 % coverage, Winkler) "
     "go to forecast_backtests. Each series keeps the model with the lowest mean MASE (near-ties "
     "to the better interval score; Prophet or SARIMAX only when more than 5 % better than the "
     "best cheap model), its band calibration factors from the same backtests (conformal), and "
     "its estimated parameters, in forecast_model_selection. The daily metric_forecasts reuse "
-    "the newest selection.",
+    "each series' newest selection.",
 )
+@retry_only_database_errors
 def forecast_model_selection(
     context: dg.AssetExecutionContext,
     warehouse: WarehouseResource,
@@ -64,6 +76,7 @@ def forecast_model_selection(
     if as_of is None:
         raise dg.Failure("daily_metrics is empty: materialise the daily job first")
     as_of = pd.Timestamp(as_of).date()
+    areas = list(context.partition_keys)
 
     def progress(done: int, total: int) -> None:
         context.log.info(f"backtested {done}/{total} series")
@@ -75,6 +88,7 @@ def forecast_model_selection(
         pipeline_config.forecast_workers,
         progress,
         run_id=context.run.run_id,
+        policy_areas=areas,
     )
     store_selection(db, build)
     specs = build.rows
@@ -82,6 +96,8 @@ def forecast_model_selection(
         metadata={
             "dagster/row_count": len(specs),
             "as_of": str(as_of),
+            "policy_areas": ", ".join(areas),
+            "executed_by": executed_by(),
             "series_selected": len(specs),
             "series_skipped": len(build.skipped),
             "series_per_model": dg.MetadataValue.json(
@@ -105,6 +121,7 @@ def forecast_model_selection(
 
 
 @dg.asset(
+    retry_policy=DATABASE_RETRY,
     metadata=column_schema(schema.metric_forecasts),
     partitions_def=DAILY_PARTITIONS,
     backfill_policy=SINGLE_RUN,
@@ -120,6 +137,7 @@ def forecast_model_selection(
     "Earlier days of a backfilled range get the one-step forecast made that day. Every run is "
     "kept (run_id); readers use the newest run of each as_of.",
 )
+@retry_only_database_errors
 def metric_forecasts(
     context: dg.AssetExecutionContext,
     warehouse: WarehouseResource,
@@ -161,6 +179,7 @@ def metric_forecasts(
 
 
 @dg.asset(
+    retry_policy=DATABASE_RETRY,
     metadata=column_schema(schema.forecast_accuracy),
     partitions_def=DAILY_PARTITIONS,
     backfill_policy=SINGLE_RUN,
@@ -173,6 +192,7 @@ def metric_forecasts(
     "whether the 80 % and 95 % bands covered the actual. Coverage over time shows whether the "
     "calibrated bands stay honest: near 80 % and 95 %.",
 )
+@retry_only_database_errors
 def forecast_accuracy(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:

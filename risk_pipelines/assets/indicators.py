@@ -5,12 +5,14 @@ import pandas as pd
 
 from risk_pipelines.assets.common import (
     DAILY_PARTITIONS,
+    DATABASE_RETRY,
     OWNERS_ANALYSIS,
     SINGLE_RUN,
     bar_chart,
     column_schema,
     partition_days,
     preview,
+    retry_only_database_errors,
     span,
 )
 from risk_pipelines.assets.forecasts import metric_forecasts
@@ -22,6 +24,7 @@ from risk_pipelines.warehouse import schema
 
 
 @dg.asset(
+    retry_policy=DATABASE_RETRY,
     metadata=column_schema(schema.risk_indicators),
     partitions_def=DAILY_PARTITIONS,
     backfill_policy=SINGLE_RUN,
@@ -36,6 +39,7 @@ from risk_pipelines.warehouse import schema
     "detection and appeal overturn carry numerator and denominator and are not scored below "
     "a denominator of 30.",
 )
+@retry_only_database_errors
 def risk_indicators(
     context: dg.AssetExecutionContext,
     warehouse: WarehouseResource,

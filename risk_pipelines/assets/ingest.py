@@ -10,10 +10,12 @@ import dagster as dg
 
 from risk_pipelines.assets.common import (
     DAILY_PARTITIONS,
+    DATABASE_RETRY,
     OWNERS_ENGINEERING,
     SINGLE_RUN,
     column_schema,
     partition_days,
+    retry_only_database_errors,
 )
 from risk_pipelines.ingestion import ingest_dataset
 from risk_pipelines.pipeline import utc_now
@@ -75,6 +77,7 @@ def _ingest(context, warehouse, pipeline_config, dataset: str) -> dg.Materialize
 
 def _ingest_asset(dataset: str, description: str) -> dg.AssetsDefinition:
     @dg.asset(
+        retry_policy=DATABASE_RETRY,
         metadata=column_schema(TABLES[dataset]),
         name=dataset,
         partitions_def=DAILY_PARTITIONS,
@@ -85,6 +88,7 @@ def _ingest_asset(dataset: str, description: str) -> dg.AssetsDefinition:
         check_specs=ingest_check_specs(dataset, dataset),
         description=f"{description} {_LOADING.format(name=dataset)}",
     )
+    @retry_only_database_errors
     def ingest_asset(
         context: dg.AssetExecutionContext,
         warehouse: WarehouseResource,

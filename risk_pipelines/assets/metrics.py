@@ -7,12 +7,14 @@ import pandas as pd
 
 from risk_pipelines.assets.common import (
     DAILY_PARTITIONS,
+    DATABASE_RETRY,
     OWNERS_ENGINEERING,
     SINGLE_RUN,
     bar_chart,
     column_schema,
     partition_days,
     preview,
+    retry_only_database_errors,
     span,
 )
 from risk_pipelines.assets.ingest import incidents, moderation_decisions
@@ -29,6 +31,7 @@ from risk_pipelines.warehouse import schema
 
 
 @dg.asset(
+    retry_policy=DATABASE_RETRY,
     metadata=column_schema(schema.daily_metrics),
     partitions_def=DAILY_PARTITIONS,
     backfill_policy=SINGLE_RUN,
@@ -45,6 +48,7 @@ from risk_pipelines.warehouse import schema
     "the same table after the quality suite quality/suites/daily_metrics.yaml: a day whose "
     "landed metrics are blocked is not written at all.",
 )
+@retry_only_database_errors
 def daily_metrics(
     context: dg.AssetExecutionContext,
     warehouse: WarehouseResource,
