@@ -15,6 +15,7 @@ from risk_pipelines.assets.forecasts import (
 from risk_pipelines.assets.indicators import alerts, risk_indicators
 from risk_pipelines.assets.ingest import incidents, moderation_decisions
 from risk_pipelines.assets.metrics import daily_metrics
+from risk_pipelines.execution import executor_from_environment
 from risk_pipelines.resources import build_resources
 from risk_pipelines.sensors.alerts import pipeline_run_failure_sensor, risk_alerts_sensor
 from risk_pipelines.sensors.data_quality import data_quality_sensor
@@ -84,4 +85,5 @@ defs = dg.Definitions(
         dsa_dump_sensor,
     ],
     resources=build_resources(),
+    executor=executor_from_environment(),
 )
