@@ -51,7 +51,7 @@ def postgres_server_url() -> str:
 def throwaway_postgres_database(server_url: str):
     """A fresh database on the server, dropped afterwards (open connections included)."""
     name = f"risk_test_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(server_url, isolation_level="AUTOCOMMIT")
+    admin = sa.create_engine(server_url, isolation_level="AUTOCOMMIT", pool_pre_ping=True)
     with admin.connect() as conn:
         conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
     url = sa.engine.make_url(server_url).set(database=name)

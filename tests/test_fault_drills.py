@@ -1,21 +1,28 @@
 """Fault drills against the real services: a write whose connection is killed leaves the
-previous rows, and a mail server that is down gets its digest later, exactly once."""
+previous rows, two writers of one day take turns, a PostgreSQL restart mid-run costs a step
+retry and no half-written day, and a mail server that is down gets its digest later, once."""
 
 import datetime as dt
+import os
+import shutil
+import subprocess
 import threading
 import time
 
+import dagster as dg
 import pandas as pd
 import pytest
 import sqlalchemy as sa
 
 from risk_pipelines.alerting.dispatch import dispatch
 from risk_pipelines.alerting.routes import load_routes
+from risk_pipelines.runs import materialise_range
 from risk_pipelines.settings import PACKAGED_CONFIG_DIR
+from risk_pipelines.sources.demo import DemoSpec, generate_demo_data
 from risk_pipelines.warehouse import Warehouse
 from risk_pipelines.warehouse import alerts as alert_store
 from risk_pipelines.warehouse.schema import alerts
-from tests.conftest import throwaway_postgres_database
+from tests.conftest import make_resources, throwaway_postgres_database
 from tests.receivers import free_port, smtp_receiver
 
 DAY = dt.date(2026, 3, 2)
@@ -134,3 +141,73 @@ def test_a_mail_server_that_is_down_gets_the_digest_later_exactly_once(tmp_path,
         "status"
     ].tolist()
     assert trail == ["queued", "failed", "sent"]
+
+
+@pytest.mark.postgres
+def test_postgres_restarted_mid_write_costs_a_retry_and_the_day_ends_whole(
+    postgres_server_url, tmp_path
+):
+    landing = tmp_path / "landing"
+    small = generate_demo_data(DemoSpec(DAY, DAY, seed=3, scale=1), landing)
+    with throwaway_postgres_database(postgres_server_url) as url, dg.instance_for_test() as inst:
+        resources = make_resources(url, landing)
+        assert materialise_range(DAY, DAY, instance=inst, resources=resources).success
+        shutil.rmtree(landing)
+        # A late, much bigger delivery of the same day: its COPY takes long enough to be hit.
+        big = generate_demo_data(DemoSpec(DAY, DAY, seed=4, scale=100, rows_per_file=400_000),
+                                 landing)  # fmt: skip
+        assert big.decisions > 30 * small.decisions
+        outcome: list = []
+        run = threading.Thread(
+            target=lambda: outcome.append(
+                materialise_range(DAY, DAY, instance=inst, resources=resources)
+            )
+        )
+        run.start()
+        restarted_during = _restart_postgres_once_copying(url, "moderation_decisions", run)
+        run.join(600)
+
+        assert restarted_during, "the COPY finished before the restart: make the day bigger"
+        result = outcome[0]
+        assert result.success
+        retried = [e.step_key for e in result.all_events if e.event_type_value == "STEP_RESTARTED"]
+        assert retried == ["moderation_decisions"]
+        warehouse = Warehouse(url)
+        stored = warehouse.read_sql(
+            "SELECT COUNT(*) AS n, COUNT(DISTINCT event_id) AS ids FROM moderation_decisions"
+        ).iloc[0]
+        quarantined = warehouse.read_sql(
+            "SELECT COUNT(*) AS n FROM quarantined_rows WHERE dataset = 'moderation_decisions'"
+        )["n"].iat[0]
+        # The whole late delivery, once: nothing left of the first, nothing half-written.
+        assert stored["n"] == stored["ids"] == big.decisions - quarantined
+        event = result.asset_materializations_for_node("moderation_decisions")[0]
+        assert event.metadata["dagster/row_count"].value == stored["n"]
+
+
+def _restart_postgres_once_copying(url: str, table: str, run: threading.Thread) -> bool:
+    """Restart the server the moment a COPY into ``table`` is running; False if none ran."""
+    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            while run.is_alive():
+                copying = conn.execute(
+                    sa.text(
+                        "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' "
+                        "AND datname = current_database() AND query LIKE :copy"
+                    ),
+                    {"copy": f'COPY "{table}" %'},
+                ).scalar()
+                if copying:
+                    break
+                time.sleep(0.02)
+            else:
+                return False
+    finally:
+        admin.dispose()
+    version = sorted(os.listdir("/etc/postgresql"))[-1]
+    subprocess.run(
+        ["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "restart"],
+        check=True, capture_output=True, timeout=120,
+    )  # fmt: skip
+    return True
