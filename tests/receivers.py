@@ -28,6 +28,11 @@ class HttpReceiver:
     url: str
     requests: list[Received] = field(default_factory=list)
     fail_next: int = 0  # answer this many requests with HTTP 500 before accepting
+    # Keep the next request this many requests waiting for its answer until ``release`` is set
+    # (``arrived`` is set as one comes in): a sender can be killed while its request is open.
+    hold_next: int = 0
+    arrived: threading.Event = field(default_factory=threading.Event)
+    release: threading.Event = field(default_factory=threading.Event)
 
 
 @contextlib.contextmanager
@@ -43,6 +48,11 @@ def http_receiver():
                 receiver.fail_next -= failing
                 if not failing:
                     receiver.requests.append(Received(self.path, dict(self.headers), body))
+                holding = receiver.hold_next > 0
+                receiver.hold_next -= holding
+            if holding:
+                receiver.arrived.set()
+                receiver.release.wait(60)
             self.send_response(500 if failing else 200)
             self.end_headers()
             self.wfile.write(b"upstream unavailable" if failing else b"ok")

@@ -3,11 +3,15 @@ previous rows, two writers of one day take turns, a PostgreSQL restart mid-run c
 retry and no half-written day, and a mail server that is down gets its digest later, once."""
 
 import datetime as dt
+import json
 import os
 import shutil
+import signal
 import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 import dagster as dg
 import pandas as pd
@@ -16,6 +20,7 @@ import sqlalchemy as sa
 
 from risk_pipelines.alerting.dispatch import dispatch
 from risk_pipelines.alerting.routes import load_routes
+from risk_pipelines.assets.common import retry_only_database_errors
 from risk_pipelines.runs import materialise_range
 from risk_pipelines.settings import PACKAGED_CONFIG_DIR
 from risk_pipelines.sources.demo import DemoSpec, generate_demo_data
@@ -23,7 +28,8 @@ from risk_pipelines.warehouse import Warehouse
 from risk_pipelines.warehouse import alerts as alert_store
 from risk_pipelines.warehouse.schema import alerts
 from tests.conftest import make_resources, throwaway_postgres_database
-from tests.receivers import free_port, smtp_receiver
+from tests.receivers import free_port, http_receiver, smtp_receiver
+from tests.test_alert_lifecycle import indicator_rows
 
 DAY = dt.date(2026, 3, 2)
 
@@ -211,3 +217,143 @@ def _restart_postgres_once_copying(url: str, table: str, run: threading.Thread) 
         check=True, capture_output=True, timeout=120,
     )  # fmt: skip
     return True
+
+
+@pytest.mark.postgres
+def test_the_sensor_process_killed_mid_tick_loses_no_alert_and_delivers_it_once(
+    postgres_server_url, tmp_path
+):
+    config = tmp_path / "config"
+    config.mkdir()
+    (config / "channels.yaml").write_text(json.dumps({"routes": {
+        "hook": {"channel": "webhook", "url_env": "TEST_HOOK_URL",
+                 "secret_env": "TEST_HOOK_SECRET"}}}))  # fmt: skip
+    (config / "alert_rules.yaml").write_text(json.dumps({"rules": [{
+        "id": "report_surge", "type": "outside_interval", "severity": "high",
+        "match": {"metric": "user_reports"}, "routes": ["hook"]}]}))  # fmt: skip
+    home, cursor = tmp_path / "dagster_home", tmp_path / "sensor_cursor.json"
+    home.mkdir()
+    yesterday = dt.date.today() - dt.timedelta(days=1)
+    with throwaway_postgres_database(postgres_server_url) as url, http_receiver() as hook:
+        env = {
+            **os.environ, "DAGSTER_HOME": str(home), "RISK_PIPELINES_CONFIG": str(config),
+            "RISK_WAREHOUSE_URL": f"{url}?application_name=sensor-tick",
+            "RISK_LANDING_DIR": str(tmp_path / "landing"), "RISK_DATA_DIR": str(tmp_path),
+            "TEST_HOOK_URL": hook.url, "TEST_HOOK_SECRET": "hook-secret",
+        }  # fmt: skip
+        warehouse = Warehouse(url)
+        warehouse.replace_rows(
+            "risk_indicators", indicator_rows(yesterday, {"DE": 10.0}), where={"ds": yesterday}
+        )
+        with dg.DagsterInstance.from_config(str(home)) as instance:
+            instance.report_runless_asset_event(dg.AssetMaterialization("risk_indicators"))
+
+        # 1. Killed inside the evaluation's transaction: the alert is written, its notification
+        #    is being queued (held up by a lock the drill takes on the outbox).
+        admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as locker:
+            locker.execute(sa.text("BEGIN; LOCK TABLE alert_notifications IN EXCLUSIVE MODE"))
+            tick = _sensor_tick(env, cursor)
+            blocked = _wait_for(lambda: _scalar(admin,
+                "SELECT query FROM pg_stat_activity WHERE application_name = 'sensor-tick' "
+                "AND wait_event_type = 'Lock'"))  # fmt: skip
+            assert blocked.startswith("INSERT INTO alert_notifications")
+            _kill(tick)
+            locker.execute(sa.text("ROLLBACK"))
+        _wait_for(
+            lambda: (
+                not _scalar(
+                    admin,  # the killed tick's session is gone, rolled back
+                    "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'sensor-tick'",
+                )
+            )
+        )
+        admin.dispose()
+        assert warehouse.count("alerts") == 0 and warehouse.count("alert_notifications") == 0
+        assert not cursor.exists() and hook.requests == []
+
+        # 2. Killed while its webhook request is open: queued and sent, its answer never read.
+        hook.hold_next = 1
+        tick = _sensor_tick(env, cursor)
+        assert hook.arrived.wait(120), _output(tick)
+        _kill(tick)
+        hook.release.set()
+        assert warehouse.count("alerts") == 1 and not cursor.exists()
+
+        # 3. The restarted sensor, from the cursor the daemon still holds, delivers it again
+        #    under the same Idempotency-Key; 4. the next tick sends nothing.
+        for _ in range(2):
+            finished = _sensor_tick(env, cursor)
+            assert finished.wait(120) == 0, _output(finished)
+        assert cursor.exists()
+
+        keys = [request.headers["Idempotency-Key"] for request in hook.requests]
+        assert len(keys) == 2 and len(set(keys)) == 1  # one message, offered twice
+        assert [n["region"] for n in hook.requests[-1].json()["notifications"]] == ["DE"]
+        audit = warehouse.read_sql(
+            "SELECT idempotency_key, status, digest_key FROM alert_notifications "
+            "ORDER BY notification_id"
+        )
+        assert audit["status"].tolist() == ["queued", "sent"]  # recorded sent exactly once
+        assert audit["idempotency_key"].nunique() == 1  # one notification throughout
+        assert audit["digest_key"].iat[-1] == keys[0]  # and the message that carried it
+        assert warehouse.count("alerts") == 1
+
+
+def _sensor_tick(env: dict[str, str], cursor: Path) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "tests.sensor_tick", str(cursor)],
+        env=env, cwd=Path(__file__).parents[1], stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+
+
+def _kill(process: subprocess.Popen) -> None:
+    process.send_signal(signal.SIGKILL)  # no handler, no cleanup: a crash or an OOM kill
+    process.wait(30)
+
+
+def _output(process: subprocess.Popen) -> str:
+    if process.poll() is None:
+        _kill(process)
+    return process.stdout.read()[-4000:]
+
+
+def _scalar(engine: sa.Engine, sql: str):
+    with engine.connect() as conn:
+        return conn.execute(sa.text(sql)).scalar()
+
+
+def _wait_for(probe, timeout: float = 120.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = probe()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise TimeoutError("the drill's condition never came")
+
+
+def test_only_a_lost_database_is_retried_anything_else_fails_at_once():
+    calls: list[str] = []
+
+    def flaky(error: Exception):
+        @dg.asset(name=f"flaky_{len(calls)}", retry_policy=dg.RetryPolicy(max_retries=2))
+        @retry_only_database_errors
+        def flaky_asset(context: dg.AssetExecutionContext) -> None:
+            calls.append(type(error).__name__)
+            if context.retry_number == 0:
+                raise error
+
+        return flaky_asset
+
+    lost = sa.exc.OperationalError("INSERT ...", {}, Exception("server closed the connection"))
+    result = dg.materialize([flaky(lost)])
+    assert result.success and calls == ["OperationalError", "OperationalError"]
+
+    calls.clear()
+    result = dg.materialize([flaky(ValueError("bad column 'region' in row 7"))],
+                            raise_on_error=False)  # fmt: skip
+    assert not result.success and calls == ["ValueError"]  # not retried
+    (failure,) = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    assert "ValueError: bad column 'region' in row 7" in failure.step_failure_data.error.message
