@@ -25,12 +25,14 @@ run: install
 	$(BIN)/risk-pipelines seed-demo
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
-# Lint, then every test; the Postgres tests use the local server (started here if it is down),
-# the brief's test uses headless Chromium (Debian's package, installed here if it is missing).
+# Lint, then every test; the Postgres tests use the local server and the Celery test the local
+# Redis (each started here if it is down); the brief's test uses headless Chromium (Debian's
+# package, installed here if it is missing).
 test: install
 	mkdir -p $(DAGSTER_HOME)
 	$(BIN)/ruff check risk_pipelines tests bench
 	./scripts/ensure_postgres.sh
+	./scripts/ensure_redis.sh
 	./scripts/ensure_chromium.sh
 	$(BIN)/pytest -q
 

@@ -6,8 +6,9 @@ PostgreSQL, Celery on Redis, solo-pool workers with RISK_FORECAST_WORKERS=1 (a w
 process, one core), and at most four runs at once, as deploy/dagster.yaml's run queue allows.
 Each series has two years of daily history, so every candidate model (seasonal naive, ETS,
 Prophet) is backtested at three origins. Prints the wall time from the first run's start to the
-last run's end, series per second, each worker's share of the areas, and the ratio of one
-worker's time to two workers'. Goal: two workers at least 1.6x one on this two-core machine.
+last run's end, series per second, each worker's share of the areas and the seconds it spent
+executing steps, and the ratio of one worker's time to two workers'. Goal: two workers at
+least 1.6x one on this two-core machine.
 
     python bench/bench_scale_out.py [--series 1000] [--days 730]
 """
@@ -30,6 +31,7 @@ import dagster as dg  # noqa: E402
 from risk_pipelines.assets.common import POLICY_AREA_PARTITIONS  # noqa: E402
 from risk_pipelines.warehouse import Warehouse  # noqa: E402
 from tests.celery_cluster import (  # noqa: E402  (the same deployment the test uses)
+    busy_seconds_by_worker,
     celery_workers,
     deployment_environment,
     run_selection_per_area,
@@ -67,12 +69,14 @@ def trial(workers: int, series: int, days: int, folder: Path) -> dict:
         os.environ.update({k: v for k, v in env.items() if k.startswith("DAGSTER_PG_")})
         with dg.DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:
             shares = Counter(steps_by_worker(instance).values())
+            busy = busy_seconds_by_worker(instance)
     return {
         "workers": workers,
         "series": seeded,
         "wall_s": wall,
         "series_per_s": seeded / wall,
         "areas_per_worker": dict(sorted(shares.items())),
+        "busy_s": {worker: round(seconds, 1) for worker, seconds in sorted(busy.items())},
         "models": dict(zip(selected["model"], selected["n"], strict=True)),
     }
 
@@ -90,7 +94,8 @@ def main() -> None:
         print(
             f"{workers} worker(s): {result['series']} series, 17 area runs in "
             f"{result['wall_s']:.1f} s ({result['series_per_s']:.2f} series/s); "
-            f"areas per worker {result['areas_per_worker']}; models {result['models']}",
+            f"areas per worker {result['areas_per_worker']}; seconds each worker spent in "
+            f"steps {result['busy_s']}; models {result['models']}",
             flush=True,
         )
     one, two = results

@@ -33,7 +33,13 @@ REDIS_URL = os.environ.get("RISK_TEST_REDIS_URL", "redis://127.0.0.1:6379")
 
 
 def deployment_environment(
-    home: Path, instance_url: str, warehouse_url: str, redis_db: int, *, forecast_workers: int = 1
+    home: Path,
+    instance_url: str,
+    warehouse_url: str,
+    redis_db: int,
+    *,
+    redis_url: str = REDIS_URL,
+    forecast_workers: int = 1,
 ) -> dict[str, str]:
     """What every process of the deployment shares: instance, warehouse, broker."""
     home.mkdir(parents=True, exist_ok=True)
@@ -55,8 +61,8 @@ def deployment_environment(
         "RISK_EXECUTOR": "celery",
         # Broker and results in a Redis database of their own, emptied first: no task left
         # over from another run can reach these workers.
-        "RISK_CELERY_BROKER": f"{REDIS_URL}/{redis_db}",
-        "RISK_CELERY_BACKEND": f"{REDIS_URL}/{redis_db + 1}",
+        "RISK_CELERY_BROKER": f"{redis_url}/{redis_db}",
+        "RISK_CELERY_BACKEND": f"{redis_url}/{redis_db + 1}",
         "RISK_FORECAST_WORKERS": str(forecast_workers),
     }
 
@@ -166,6 +172,21 @@ def run_selection_per_area(
                 codes[index] = running.pop(index).returncode
         time.sleep(0.2)
     return [codes[i] for i in range(len(areas))]
+
+
+def busy_seconds_by_worker(instance: dg.DagsterInstance) -> dict[str, float]:
+    """How long each worker spent executing steps, from the steps' start and end events."""
+    taken, busy = steps_by_worker(instance), {}
+    for run_id, worker in taken.items():
+        stamps = {
+            entry.dagster_event.event_type_value: entry.timestamp
+            for entry in instance.all_logs(run_id)
+            if entry.dagster_event is not None and entry.dagster_event.step_key
+        }
+        if "STEP_START" in stamps and "STEP_SUCCESS" in stamps:
+            spent = stamps["STEP_SUCCESS"] - stamps["STEP_START"]
+            busy[worker] = busy.get(worker, 0.0) + spent
+    return busy
 
 
 def steps_by_worker(instance: dg.DagsterInstance) -> dict[str, str]:

@@ -47,6 +47,22 @@ def postgres_server_url() -> str:
     return url
 
 
+@pytest.fixture(scope="session")
+def redis_server_url() -> str:
+    """The local Redis, as the Celery broker of the scale-out test."""
+    import redis
+
+    from tests.celery_cluster import REDIS_URL
+
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
+    except redis.exceptions.ConnectionError as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"Redis at {REDIS_URL} is not reachable in CI: {exc}")
+        pytest.skip(f"Redis not reachable: {exc}")
+    return REDIS_URL
+
+
 @contextlib.contextmanager
 def throwaway_postgres_database(server_url: str):
     """A fresh database on the server, dropped afterwards (open connections included)."""

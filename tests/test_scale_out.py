@@ -24,13 +24,15 @@ AREAS = ["scams_and_fraud", "self_harm", "violence", "all"]
 
 @pytest.mark.postgres
 def test_policy_area_runs_spread_over_two_celery_workers(
-    postgres_server_url, tmp_path, monkeypatch
+    postgres_server_url, redis_server_url, tmp_path, monkeypatch
 ):
     with (
         throwaway_postgres_database(postgres_server_url) as instance_url,
         throwaway_postgres_database(postgres_server_url) as warehouse_url,
     ):
-        env = deployment_environment(tmp_path / "home", instance_url, warehouse_url, redis_db=11)
+        env = deployment_environment(
+            tmp_path / "home", instance_url, warehouse_url, redis_db=11, redis_url=redis_server_url
+        )
         series = seed_series(warehouse_url, dict.fromkeys(AREAS, 6), dt.date(2026, 10, 31), 200)
         with celery_workers(env, ["worker1", "worker2"], tmp_path / "logs") as workers:
             exit_codes = run_selection_per_area(env, AREAS, tmp_path / "logs")
