@@ -46,16 +46,29 @@ def policy_area_of(unique_id: str) -> str:
     return split_series_id(unique_id)["policy_category"]
 
 
-def read_history(warehouse: Warehouse, last: dt.date, days_back: int) -> pd.DataFrame:
-    """Daily metric history through SQL (not through an IO manager's all-partitions dict)."""
+def read_history(
+    warehouse: Warehouse,
+    last: dt.date,
+    days_back: int,
+    policy_areas: Collection[str] | None = None,
+) -> pd.DataFrame:
+    """Daily metric history through SQL (not through an IO manager's all-partitions dict),
+    of every series or only of the given policy areas' (filtered in the database: an area's
+    run reads its own slice, not every area's history)."""
     first = last - dt.timedelta(days=days_back)
     t = daily_metrics
     query = sa.select(t.c.unique_id, t.c.ds, t.c.value).where(t.c.ds.between(first, last))
+    if policy_areas is not None:
+        query = query.where(t.c.policy_category.in_(sorted(policy_areas)))
     return to_long(warehouse.read_query(query))
 
 
 def thin_rate_series(
-    warehouse: Warehouse, last: dt.date, min_denominator: int = MIN_DENOMINATOR, days: int = 28
+    warehouse: Warehouse,
+    last: dt.date,
+    min_denominator: int = MIN_DENOMINATOR,
+    days: int = 28,
+    policy_areas: Collection[str] | None = None,
 ) -> dict[str, str]:
     """Rate series whose median daily denominator is too small to forecast: a rate of 2 out
     of 5 one day and 0 out of 4 the next is noise, and its logit explodes at 0 and 1."""
@@ -63,6 +76,8 @@ def thin_rate_series(
     query = sa.select(t.c.unique_id, t.c.denominator).where(
         t.c.ds.between(last - dt.timedelta(days=days - 1), last), t.c.denominator.is_not(None)
     )
+    if policy_areas is not None:
+        query = query.where(t.c.policy_category.in_(sorted(policy_areas)))
     frame = warehouse.read_query(query)
     if frame.empty:
         return {}
@@ -150,11 +165,8 @@ def run_model_selection(
     config = config or BacktestConfig()
     run_id = run_id or uuid.uuid4().hex
     needed = config.history_days + config.horizon + (config.windows - 1) * config.step
-    history = read_history(warehouse, as_of, needed)
-    skipped = thin_rate_series(warehouse, as_of)
-    if policy_areas is not None:
-        history = history[history["unique_id"].map(policy_area_of).isin(set(policy_areas))]
-        skipped = {uid: why for uid, why in skipped.items() if policy_area_of(uid) in policy_areas}
+    history = read_history(warehouse, as_of, needed, policy_areas)
+    skipped = thin_rate_series(warehouse, as_of, policy_areas=policy_areas)
     last_actual = history.groupby("unique_id")["ds"].max()
     stale = last_actual[last_actual < pd.Timestamp(as_of) - pd.Timedelta(days=stale_after_days)]
     skipped |= {uid: f"series stopped: last actual {ts.date()}" for uid, ts in stale.items()}
