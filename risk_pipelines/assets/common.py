@@ -54,9 +54,7 @@ def retry_only_database_errors(compute: Callable) -> Callable:
     def guarded(*args, **kwargs):
         try:
             return compute(*args, **kwargs)
-        except TRANSIENT_DATABASE_ERRORS:
-            raise
-        except dg.Failure:
+        except (*TRANSIENT_DATABASE_ERRORS, dg.Failure, dg.RetryRequested):
             raise
         except Exception as exc:
             raise dg.Failure(
