@@ -147,26 +147,33 @@ def _wait_until_ready(log: Path, worker: subprocess.Popen, timeout: float = 90) 
     raise TimeoutError(f"celery worker not ready after {timeout} s:\n{log.read_text()[-3000:]}")
 
 
+def start_run(env: dict[str, str], job: str, tags: dict[str, str], log: Path) -> subprocess.Popen:
+    """A run of ``job`` orchestrated by a process of its own, as the daemon's run worker does
+    it: with RISK_EXECUTOR=celery it only submits the steps to the broker and follows them."""
+    command = [
+        str(BIN / "dagster"), "job", "execute", "-m", "risk_pipelines.definitions",
+        "-j", job, "--tags", json.dumps(tags),
+    ]  # fmt: skip
+    return subprocess.Popen(
+        command, env=env, cwd=ROOT, stdout=log.open("w"), stderr=subprocess.STDOUT
+    )
+
+
 def run_selection_per_area(
     env: dict[str, str], areas: Sequence[str], logs: Path, *, max_concurrent: int | None = None
 ) -> list[int]:
     """One weekly-selection run per policy area, started as the schedule's run requests leave
     the run queue (at most ``max_concurrent`` at once, like deploy/dagster.yaml's queue; all at
-    once by default), each orchestrated by its own process; their exit codes, in order."""
+    once by default); their exit codes, in order."""
     limit = max_concurrent or len(areas)
     pending, running, codes = list(enumerate(areas)), {}, {}
     while pending or running:
         while pending and len(running) < limit:
             index, area = pending.pop(0)
-            command = [
-                str(BIN / "dagster"), "job", "execute", "-m", "risk_pipelines.definitions",
-                "-j", "weekly_model_selection_job",
-                "--tags", json.dumps({"dagster/partition": area}),
-            ]  # fmt: skip
-            log = (logs / f"run-{area}.log").open("w")
-            running[index] = subprocess.Popen(
-                command, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
-            )
+            running[index] = start_run(
+                env, "weekly_model_selection_job", {"dagster/partition": area},
+                logs / f"run-{area}.log",
+            )  # fmt: skip
         for index, run in list(running.items()):
             if run.poll() is not None:
                 codes[index] = running.pop(index).returncode
@@ -176,12 +183,12 @@ def run_selection_per_area(
 
 def busy_seconds_by_worker(instance: dg.DagsterInstance) -> dict[str, float]:
     """How long each worker spent executing steps, from the steps' start and end events."""
-    taken, busy = steps_by_worker(instance), {}
-    for run_id, worker in taken.items():
+    busy: dict[str, float] = {}
+    for (run_id, step), worker in steps_by_worker(instance).items():
         stamps = {
             entry.dagster_event.event_type_value: entry.timestamp
             for entry in instance.all_logs(run_id)
-            if entry.dagster_event is not None and entry.dagster_event.step_key
+            if entry.dagster_event is not None and entry.dagster_event.step_key == step
         }
         if "STEP_START" in stamps and "STEP_SUCCESS" in stamps:
             spent = stamps["STEP_SUCCESS"] - stamps["STEP_START"]
@@ -189,15 +196,14 @@ def busy_seconds_by_worker(instance: dg.DagsterInstance) -> dict[str, float]:
     return busy
 
 
-def steps_by_worker(instance: dg.DagsterInstance) -> dict[str, str]:
-    """Run id -> the Celery worker that executed its step, from the runs' event logs."""
+def steps_by_worker(instance: dg.DagsterInstance) -> dict[tuple[str, str], str]:
+    """(run id, step key) -> the Celery worker that executed the step, from the event logs."""
     taken = {}
     for record in instance.get_run_records():
-        for entry in instance.all_logs(
-            record.dagster_run.run_id, of_type=dg.DagsterEventType.ENGINE_EVENT
-        ):
+        run_id = record.dagster_run.run_id
+        for entry in instance.all_logs(run_id, of_type=dg.DagsterEventType.ENGINE_EVENT):
             data = entry.dagster_event.engine_event_data
             worker = data.metadata.get("Celery worker") if data else None
             if worker is not None:
-                taken[record.dagster_run.run_id] = worker.value
+                taken[(run_id, entry.dagster_event.step_key)] = worker.value
     return taken

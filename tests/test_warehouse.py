@@ -1,6 +1,7 @@
 """The warehouse behaves the same on SQLite and PostgreSQL."""
 
 import datetime as dt
+import threading
 from pathlib import Path
 
 import pandas as pd
@@ -10,6 +11,7 @@ import sqlalchemy as sa
 from risk_pipelines.warehouse import TABLES, Warehouse
 from risk_pipelines.warehouse.store import SchemaMismatch, normalise_url
 from risk_pipelines.warehouse.views import drop_views, render_data_dictionary
+from tests.conftest import throwaway_postgres_database
 
 DAY = dt.date(2026, 3, 1)
 
@@ -199,3 +201,33 @@ def test_bulk_loads_through_copy_read_back_exactly_as_inserts_do(warehouse_url):
     pd.testing.assert_frame_equal(via_copy, via_insert)
     assert via_copy["platform"].tolist() == rows["platform"].tolist()  # "" and "\N" are text
     assert via_copy["views_before_action"].iloc[2] == 12_345_678_901
+
+
+@pytest.mark.postgres
+def test_processes_starting_together_on_a_fresh_database_create_its_schema_once(
+    postgres_server_url,
+):
+    # What Celery workers do when the first run reaches a new warehouse: each builds the schema.
+    with throwaway_postgres_database(postgres_server_url) as url:
+        start, failures = threading.Barrier(4), []
+
+        def start_up() -> None:
+            warehouse = Warehouse(url, create=False)
+            start.wait()
+            try:
+                warehouse.ensure_schema()
+            except Exception as exc:  # noqa: BLE001 - any failure is what the test looks for
+                failures.append(exc)
+            finally:
+                warehouse.dispose()
+
+        threads = [threading.Thread(target=start_up) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(120)
+        assert failures == []
+        engine = sa.create_engine(url)
+        created = set(sa.inspect(engine).get_table_names())
+        engine.dispose()
+        assert created == set(TABLES)

@@ -64,30 +64,33 @@ class Warehouse:
     def ensure_schema(self) -> None:
         """Create missing tables; an existing table whose columns or key differ from this
         version's is rebuilt when empty and refused with its name when it holds rows. The
-        analyst views are recreated with this version's definitions."""
-        with self.engine.begin() as conn:  # views read the tables: out of the way first
-            drop_views(conn)
-        inspector = sa.inspect(self.engine)
-        existing = set(inspector.get_table_names())
-        for table in metadata.sorted_tables:
-            if table.name not in existing:
-                continue
-            columns = {c["name"] for c in inspector.get_columns(table.name)}
-            key = set(inspector.get_pk_constraint(table.name)["constrained_columns"])
-            wanted_key = {c.name for c in table.primary_key.columns}
-            missing = set(table.c.keys()) - columns
-            if not missing and key == wanted_key:
-                continue
-            if self.count(table.name):
-                raise SchemaMismatch(
-                    f"warehouse table {table.name} predates this version (missing columns "
-                    f"{sorted(missing) or 'none'}; key {sorted(key)} instead of "
-                    f"{sorted(wanted_key)}) and holds rows: migrate it, or for a demo "
-                    "warehouse start over (make clean)"
-                )
-            table.drop(self.engine)
-        metadata.create_all(self.engine, checkfirst=True)
+        analyst views are recreated with this version's definitions.
+
+        All of it is one transaction, and on PostgreSQL one process at a time (drop_views takes
+        the schema lock): Celery workers starting together on a fresh database would otherwise
+        all create the tables, and all but one fail on the others' types."""
         with self.engine.begin() as conn:
+            drop_views(conn)  # views read the tables: out of the way first
+            inspector = sa.inspect(conn)
+            existing = set(inspector.get_table_names())
+            for table in metadata.sorted_tables:
+                if table.name not in existing:
+                    continue
+                columns = {c["name"] for c in inspector.get_columns(table.name)}
+                key = set(inspector.get_pk_constraint(table.name)["constrained_columns"])
+                wanted_key = {c.name for c in table.primary_key.columns}
+                missing = set(table.c.keys()) - columns
+                if not missing and key == wanted_key:
+                    continue
+                if conn.execute(sa.select(sa.func.count()).select_from(table)).scalar():
+                    raise SchemaMismatch(
+                        f"warehouse table {table.name} predates this version (missing columns "
+                        f"{sorted(missing) or 'none'}; key {sorted(key)} instead of "
+                        f"{sorted(wanted_key)}) and holds rows: migrate it, or for a demo "
+                        "warehouse start over (make clean)"
+                    )
+                table.drop(conn)
+            metadata.create_all(conn, checkfirst=True)
             create_views(conn)
 
     def dispose(self) -> None:

@@ -189,7 +189,8 @@ def create_views(conn: Connection) -> None:
 
 def _serialise_ddl(conn: Connection) -> None:
     # Two processes starting at once would race on DROP/CREATE; one transaction-scoped lock
-    # serialises them on PostgreSQL (SQLite serialises writers by itself).
+    # serialises them on PostgreSQL (SQLite serialises writers by itself). Held until the
+    # caller's transaction ends: Warehouse.ensure_schema builds the tables under it too.
     if conn.dialect.name == "postgresql":
         conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
 
