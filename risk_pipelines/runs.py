@@ -1,9 +1,12 @@
 """Materialise a range of daily partitions headlessly, as one run (used by the CLI and tests)."""
 
+from __future__ import annotations
+
 import datetime as dt
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dagster as dg
 from dagster._core.storage.tags import (
@@ -12,6 +15,11 @@ from dagster._core.storage.tags import (
 )
 
 from risk_pipelines.assets.common import DAILY_PARTITIONS
+
+if TYPE_CHECKING:  # what define_asset_job returns; dagster does not export the name
+    from dagster._core.definitions.unresolved_asset_job_definition import (
+        UnresolvedAssetJobDefinition,
+    )
 
 
 class RangeError(ValueError):
@@ -46,47 +54,36 @@ def materialise_range(
 ) -> dg.ExecuteInProcessResult:
     """Run ``daily_risk_job`` over [start, end] in a single run (a single-run backfill)."""
     from risk_pipelines.definitions import PIPELINE_ASSETS, daily_risk_job
-    from risk_pipelines.resources import build_resources
 
     check_range(start, end)
-    # Resources from the environment as it is now, not as it was when definitions imported.
-    resources = resources if resources is not None else build_resources()
-    defs = dg.Definitions(assets=PIPELINE_ASSETS, jobs=[daily_risk_job], resources=resources)
-    job = defs.resolve_job_def("daily_risk_job")
-    return job.execute_in_process(
-        instance=instance or instance_from_environment(),
+    return _execute(
+        PIPELINE_ASSETS, daily_risk_job, instance, resources,
         tags={
             ASSET_PARTITION_RANGE_START_TAG: start.isoformat(),
             ASSET_PARTITION_RANGE_END_TAG: end.isoformat(),
         },
-        raise_on_error=False,
-    )
+    )  # fmt: skip
 
 
 def materialise_selection(
-    areas: Sequence[str] | None = None,
+    area: str | None = None,
     *,
     instance: dg.DagsterInstance | None = None,
     resources: Mapping[str, object] | None = None,
 ) -> dg.ExecuteInProcessResult:
-    """Run the weekly model selection now for ``areas`` (a contiguous run of policy areas,
-    default all of them) in one run; its Monday schedule makes one run per area instead, for
-    the run queue to spread over workers."""
+    """Run the weekly model selection now: for one policy area, or for all of them in one run
+    (its Monday schedule makes one run per area instead, for the run queue to spread)."""
     from risk_pipelines.assets.common import POLICY_AREA_PARTITIONS
     from risk_pipelines.definitions import forecast_model_selection, model_selection_job
-    from risk_pipelines.resources import build_resources
 
-    resources = resources if resources is not None else build_resources()
-    defs = dg.Definitions(
-        assets=[forecast_model_selection], jobs=[model_selection_job], resources=resources
-    )
-    job = defs.resolve_job_def(model_selection_job.name)
-    areas = list(areas or POLICY_AREA_PARTITIONS.get_partition_keys())
-    return job.execute_in_process(
-        instance=instance or instance_from_environment(),
+    if area is not None:
+        return _execute([forecast_model_selection], model_selection_job, instance, resources,
+                        partition_key=area)  # fmt: skip
+    areas = POLICY_AREA_PARTITIONS.get_partition_keys()
+    return _execute(
+        [forecast_model_selection], model_selection_job, instance, resources,
         tags={ASSET_PARTITION_RANGE_START_TAG: areas[0], ASSET_PARTITION_RANGE_END_TAG: areas[-1]},
-        raise_on_error=False,
-    )
+    )  # fmt: skip
 
 
 def materialise_brief(
@@ -97,14 +94,25 @@ def materialise_brief(
 ) -> dg.ExecuteInProcessResult:
     """Write the daily risk brief of ``day`` (what the alert sensor requests after evaluating)."""
     from risk_pipelines.assets.brief import risk_brief, risk_brief_job
-    from risk_pipelines.resources import build_resources
 
     check_range(day, day)
+    return _execute([risk_brief], risk_brief_job, instance, resources,
+                    partition_key=day.isoformat())  # fmt: skip
+
+
+def _execute(
+    assets: Sequence[dg.AssetsDefinition],
+    job: UnresolvedAssetJobDefinition,
+    instance: dg.DagsterInstance | None,
+    resources: Mapping[str, object] | None,
+    **options,
+) -> dg.ExecuteInProcessResult:
+    """One in-process run of ``job`` over ``assets``, with the resources of the environment as
+    it is now (not as it was when the definitions module was imported)."""
+    from risk_pipelines.resources import build_resources
+
     resources = resources if resources is not None else build_resources()
-    defs = dg.Definitions(assets=[risk_brief], jobs=[risk_brief_job], resources=resources)
-    job = defs.resolve_job_def(risk_brief_job.name)
-    return job.execute_in_process(
-        instance=instance or instance_from_environment(),
-        partition_key=day.isoformat(),
-        raise_on_error=False,
+    defs = dg.Definitions(assets=assets, jobs=[job], resources=resources)
+    return defs.resolve_job_def(job.name).execute_in_process(
+        instance=instance or instance_from_environment(), raise_on_error=False, **options
     )

@@ -287,7 +287,7 @@ def test_a_policy_area_selected_again_alone_supersedes_only_its_own_series(pipel
     warehouse = Warehouse(pipeline["url"])
     before = latest_selection(warehouse).set_index("unique_id")
     assert not before.empty, "runs after the weekly selection test"
-    rerun = materialise_selection(["violence"], instance=instance, resources=resources)
+    rerun = materialise_selection("violence", instance=instance, resources=resources)
     assert rerun.success
     event = rerun.asset_materializations_for_node("forecast_model_selection")[0]
     assert event.partition == "violence" and event.metadata["policy_areas"].value == "violence"
