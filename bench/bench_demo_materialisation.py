@@ -32,12 +32,12 @@ def main() -> None:
     parser.add_argument("--instance", choices=["ephemeral", "sqlite"], default="ephemeral")
     args = parser.parse_args()
 
-    from risk_pipelines.alerting.service import evaluate_with_config
-    from risk_pipelines.forecast_stages import run_forecasts
     from risk_pipelines.forecasting import ForecastConfig
     from risk_pipelines.resources import explicit_resources
     from risk_pipelines.runs import materialise_range
     from risk_pipelines.sources.demo import DemoSpec, generate_demo_data
+    from risk_pipelines.stages.alerts import evaluate_with_config
+    from risk_pipelines.stages.forecasts import run_forecasts
     from risk_pipelines.warehouse import Warehouse
 
     end = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)

@@ -36,7 +36,7 @@ NOW = dt.datetime(2026, 3, 3, 12, 0)
 
 
 def write_partition(landing: Path, rows: int, seed: int = 7) -> Path:
-    from risk_pipelines.taxonomy import ACTIONS, DETECTION_SOURCES, POLICY_CATEGORIES
+    from risk_pipelines.domain.taxonomy import ACTIONS, DETECTION_SOURCES, POLICY_CATEGORIES
 
     rng = np.random.default_rng(seed)
     seconds = rng.integers(0, 86_400, rows)

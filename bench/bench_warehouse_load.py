@@ -22,7 +22,7 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from risk_pipelines.taxonomy import ACTIONS, DETECTION_SOURCES, POLICY_CATEGORIES  # noqa: E402
+from risk_pipelines.domain.taxonomy import ACTIONS, DETECTION_SOURCES, POLICY_CATEGORIES  # noqa: E402
 from risk_pipelines.warehouse import Warehouse  # noqa: E402
 
 DAY = dt.date(2026, 3, 2)

@@ -126,8 +126,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _rules_backtest(args) -> int:
-    from risk_pipelines.alerting.backtest import backtest_rule
     from risk_pipelines.alerting.config import load_alert_config
+    from risk_pipelines.alerting.evaluation.backtest import backtest_rule
     from risk_pipelines.forecasting.parallel import default_workers
     from risk_pipelines.warehouse.store import Warehouse
 
@@ -202,7 +202,7 @@ def _demo_data(args) -> int:
 
 def _run(start: dt.date, end: dt.date, *, alerts: bool) -> int:
     from risk_pipelines.alerting.config import load_alert_config
-    from risk_pipelines.alerting.service import evaluate_with_config
+    from risk_pipelines.stages.alerts import evaluate_with_config
     from risk_pipelines.warehouse.store import Warehouse, redact_url
 
     settings = load_settings()
@@ -267,8 +267,8 @@ def _brief(day: dt.date | None) -> int:
 
 
 def _select_models() -> int:
-    from risk_pipelines.forecast_stages import latest_selection
     from risk_pipelines.runs import materialise_selection
+    from risk_pipelines.stages.forecasts import latest_selection
     from risk_pipelines.warehouse.store import Warehouse
 
     print("selecting a forecast model per series (backtests of every candidate)", flush=True)
@@ -341,7 +341,11 @@ def _alerts(args) -> int:
 
 
 def _silences(args) -> int:
-    from risk_pipelines.alerting.silences import SilenceError, new_silence, parse_matchers
+    from risk_pipelines.alerting.notification.silences import (
+        SilenceError,
+        new_silence,
+        parse_matchers,
+    )
     from risk_pipelines.warehouse import alerts as store
     from risk_pipelines.warehouse.store import Warehouse
 

@@ -23,7 +23,7 @@ import pandas as pd
 import redis
 import sqlalchemy as sa
 
-from risk_pipelines.metrics.series import add_series_key
+from risk_pipelines.domain.series import add_series_key
 from risk_pipelines.warehouse import Warehouse
 
 ROOT = Path(__file__).resolve().parents[1]

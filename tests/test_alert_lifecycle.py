@@ -12,15 +12,15 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from risk_pipelines.alerting.calendar import CalendarError, parse_calendar
 from risk_pipelines.alerting.config import load_alert_config
-from risk_pipelines.alerting.routes import parse_routes
-from risk_pipelines.alerting.rules import parse_rules
-from risk_pipelines.alerting.service import evaluate_pending_days
-from risk_pipelines.alerting.silences import new_silence
+from risk_pipelines.alerting.evaluation.rules import parse_rules
+from risk_pipelines.alerting.notification.calendar import CalendarError, parse_calendar
+from risk_pipelines.alerting.notification.routes import parse_routes
+from risk_pipelines.alerting.notification.silences import new_silence
 from risk_pipelines.indicators.surprise import INDICATOR_COLUMNS
 from risk_pipelines.resources import explicit_resources
 from risk_pipelines.sensors.alerts import risk_alerts_sensor
+from risk_pipelines.stages.alerts import evaluate_pending_days
 from risk_pipelines.warehouse import Warehouse
 from risk_pipelines.warehouse import alerts as store
 from tests.receivers import http_receiver

@@ -3,14 +3,14 @@
 import pandas as pd
 import pytest
 
-from risk_pipelines.alerting.evaluate import (
+from risk_pipelines.alerting.evaluation.evaluate import (
     Evaluation,
     evaluate_forecast_crosses,
     evaluate_outside_interval,
     evaluate_rule,
 )
-from risk_pipelines.alerting.rules import RuleError, load_rules, parse_rules
-from risk_pipelines.alerting.state import step
+from risk_pipelines.alerting.evaluation.rules import RuleError, load_rules, parse_rules
+from risk_pipelines.alerting.evaluation.state import step
 from risk_pipelines.settings import PACKAGED_CONFIG_DIR
 
 SURGE = {

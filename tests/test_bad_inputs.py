@@ -13,9 +13,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from risk_pipelines.ingestion import ingest_dataset
 from risk_pipelines.sources.files import MAX_FIELD_CHARS, RAW_VALUE_CHARS
 from risk_pipelines.sources.hashing import hash_column
+from risk_pipelines.stages.ingest import ingest_dataset
 from risk_pipelines.warehouse import Warehouse
 
 DAY = dt.date(2026, 3, 29)  # the EU's switch to summer time: 01:00 UTC, +01:00 -> +02:00

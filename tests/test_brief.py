@@ -10,15 +10,15 @@ import pytest
 from PIL import Image
 
 from risk_pipelines.alerting.config import load_alert_config
-from risk_pipelines.alerting.dispatch import dispatch
-from risk_pipelines.alerting.routes import load_routes
-from risk_pipelines.alerting.service import evaluate_with_config
+from risk_pipelines.alerting.notification.dispatch import dispatch
+from risk_pipelines.alerting.notification.routes import load_routes
 from risk_pipelines.reporting.brief import LEVELS, build_brief
 from risk_pipelines.reporting.chromium import find_chromium, rendered_text
 from risk_pipelines.reporting.publish import publish_brief
 from risk_pipelines.reporting.render import LEVEL_COLOURS, PAGE_WIDTH_PX, render_brief_html
 from risk_pipelines.runs import materialise_brief
 from risk_pipelines.settings import PACKAGED_CONFIG_DIR
+from risk_pipelines.stages.alerts import evaluate_with_config
 from risk_pipelines.warehouse import Warehouse
 from risk_pipelines.warehouse.alerts import queue_notification
 from tests.conftest import DEMO_END, unevaluated_copy

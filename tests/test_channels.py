@@ -7,7 +7,8 @@ import hmac
 
 import pytest
 
-from risk_pipelines.alerting.channels import (
+from risk_pipelines.alerting.config import load_alert_config
+from risk_pipelines.alerting.notification.channels import (
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
     DisabledChannel,
@@ -16,9 +17,8 @@ from risk_pipelines.alerting.channels import (
     WebhookChannel,
     build_channel,
 )
-from risk_pipelines.alerting.config import load_alert_config
-from risk_pipelines.alerting.digest import Digest, DigestItem
-from risk_pipelines.alerting.routes import RouteError, parse_routes
+from risk_pipelines.alerting.notification.digest import Digest, DigestItem
+from risk_pipelines.alerting.notification.routes import RouteError, parse_routes
 from risk_pipelines.settings import PACKAGED_CONFIG_DIR
 from tests.receivers import http_receiver, smtp_receiver
 
@@ -151,7 +151,7 @@ def test_bad_routes_are_rejected_with_the_route_and_field_named(route, message):
 
 
 def test_rules_may_only_name_declared_routes():
-    from risk_pipelines.alerting.rules import RuleError, parse_rules
+    from risk_pipelines.alerting.evaluation.rules import RuleError, parse_rules
 
     rule = {"id": "r", "type": "threshold", "severity": "low", "threshold": 1, "routes": ["x"]}
     with pytest.raises(RuleError, match=r"unknown route\(s\) \['x'\]"):

@@ -9,7 +9,7 @@ from pathlib import Path
 import dagster as dg
 
 from risk_pipelines.definitions import defs
-from risk_pipelines.taxonomy import ALL, POLICY_CATEGORIES
+from risk_pipelines.domain.taxonomy import ALL, POLICY_CATEGORIES
 from risk_pipelines.warehouse.schema import TABLES
 
 ROOT = Path(__file__).resolve().parents[1]

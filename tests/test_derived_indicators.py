@@ -6,6 +6,7 @@ import datetime as dt
 import pandas as pd
 import pytest
 
+from risk_pipelines.domain.catalog import spec_for
 from risk_pipelines.indicators.derived import (
     CapacityError,
     capacity_risk,
@@ -15,7 +16,6 @@ from risk_pipelines.indicators.derived import (
     week_over_week,
 )
 from risk_pipelines.metrics.aggregate import derive_incident_outcomes
-from risk_pipelines.metrics.catalog import spec_for
 
 DAY0 = dt.date(2026, 3, 1)
 

@@ -178,7 +178,7 @@ def test_detection_source_combines_the_notice_type_with_automated_detection():
 
 
 def test_every_category_of_both_taxonomies_maps_to_a_canonical_one():
-    from risk_pipelines.taxonomy import POLICY_CATEGORIES
+    from risk_pipelines.domain.taxonomy import POLICY_CATEGORIES
 
     enums = pd.read_csv(V1_SAMPLE.parent / "dsa_sor_enum_values.csv")
     categories = enums[enums["field"] == "category"]

@@ -8,11 +8,11 @@ import pandas as pd
 import pytest
 
 from risk_pipelines.alerting.config import load_alert_config
-from risk_pipelines.alerting.service import evaluate_with_config
-from risk_pipelines.forecast_stages import describe_selection, latest_selection, policy_area_of
 from risk_pipelines.runs import materialise_range, materialise_selection
 from risk_pipelines.sensors.alerts import risk_alerts_sensor
 from risk_pipelines.settings import PACKAGED_CONFIG_DIR
+from risk_pipelines.stages.alerts import evaluate_with_config
+from risk_pipelines.stages.forecasts import describe_selection, latest_selection, policy_area_of
 from risk_pipelines.warehouse import Warehouse
 from risk_pipelines.warehouse.forecast_runs import newest_runs
 from risk_pipelines.warehouse.views import VIEWS

@@ -18,8 +18,8 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from risk_pipelines.alerting.dispatch import dispatch
-from risk_pipelines.alerting.routes import load_routes
+from risk_pipelines.alerting.notification.dispatch import dispatch
+from risk_pipelines.alerting.notification.routes import load_routes
 from risk_pipelines.assets.common import retry_only_database_errors
 from risk_pipelines.runs import materialise_range
 from risk_pipelines.settings import PACKAGED_CONFIG_DIR

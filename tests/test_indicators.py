@@ -3,12 +3,12 @@
 import pandas as pd
 import pytest
 
+from risk_pipelines.domain.catalog import spec_for
 from risk_pipelines.indicators.surprise import (
     latest_prior_forecasts,
     level_for,
     surprise_indicators,
 )
-from risk_pipelines.metrics.catalog import spec_for
 
 DAY = pd.Timestamp("2026-03-02")
 

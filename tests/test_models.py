@@ -5,11 +5,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from risk_pipelines.domain.holidays import holiday_country
 from risk_pipelines.forecasting import ForecastConfig, forecast_series_frame
-from risk_pipelines.forecasting import models as models_module
 from risk_pipelines.forecasting.engine import SeriesSpec
 from risk_pipelines.forecasting.models import ETS, RecentLevel, make_model
-from risk_pipelines.forecasting.prophet_model import ProphetModel, holiday_country
+from risk_pipelines.forecasting.models import ets as ets_module
+from risk_pipelines.forecasting.models.prophet import ProphetModel
 
 START = pd.Timestamp("2025-01-06")  # a Monday
 WEEKLY = np.array([1.0, 1.05, 1.1, 1.05, 1.0, 0.7, 0.65])
@@ -70,7 +71,7 @@ def test_ets_given_its_parameters_filters_without_estimating(monkeypatch):
     def no_estimation(_y):
         raise AssertionError("estimated although parameters were given")
 
-    monkeypatch.setattr(models_module, "_estimate_ets", no_estimation)
+    monkeypatch.setattr(ets_module, "_estimate_ets", no_estimation)
     reused = ETS().fit_predict(z, 14, params=estimated.params)
     np.testing.assert_allclose(reused.mean, estimated.mean)
     np.testing.assert_allclose(reused.sd, estimated.sd)

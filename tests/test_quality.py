@@ -10,14 +10,14 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from risk_pipelines.alerting.channels import LogChannel
-from risk_pipelines.alerting.data_quality import evaluate_data_quality
-from risk_pipelines.ingestion import KNOWN_COLUMNS, ingest_dataset
+from risk_pipelines.alerting.notification.channels import LogChannel
 from risk_pipelines.quality.gx_runner import check_suite
 from risk_pipelines.quality.suite import SuiteError, load_suite
 from risk_pipelines.runs import materialise_range
 from risk_pipelines.sources.delivery import assess_freshness
 from risk_pipelines.sources.demo import DemoSpec, generate_demo_data
+from risk_pipelines.stages.ingest import KNOWN_COLUMNS, ingest_dataset
+from risk_pipelines.stages.quality_alerts import evaluate_data_quality
 from risk_pipelines.warehouse import Warehouse
 from tests.conftest import make_resources
 from tests.test_bad_inputs import DAY, GOOD_ROWS, NOW, csv_text, decision, good_rows, write

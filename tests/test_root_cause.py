@@ -2,7 +2,10 @@
 
 import pandas as pd
 
-from risk_pipelines.alerting.root_cause import candidates_from_indicators, top_contributors
+from risk_pipelines.alerting.evaluation.root_cause import (
+    candidates_from_indicators,
+    top_contributors,
+)
 
 
 def _row(unique_id, indicator, value, expected=None, region="DE"):

@@ -10,8 +10,8 @@ import dagster as dg
 import pytest
 
 from risk_pipelines.execution import ExecutorConfigError, executor_from_environment
-from risk_pipelines.forecast_stages import policy_area_of
 from risk_pipelines.sources.demo import DemoSpec, generate_demo_data
+from risk_pipelines.stages.forecasts import policy_area_of
 from risk_pipelines.warehouse import Warehouse
 from tests.celery_cluster import (
     celery_workers,

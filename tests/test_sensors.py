@@ -5,8 +5,8 @@ import datetime as dt
 
 import dagster as dg
 
-from risk_pipelines.alerting.channels import LogChannel
-from risk_pipelines.alerting.routes import DEFAULT_ROUTES
+from risk_pipelines.alerting.notification.channels import LogChannel
+from risk_pipelines.alerting.notification.routes import DEFAULT_ROUTES
 from risk_pipelines.alerting.run_failures import record_run_failure
 from risk_pipelines.definitions import daily_risk_job
 from risk_pipelines.resources import explicit_resources

@@ -7,12 +7,12 @@ import logging
 import pandas as pd
 import pytest
 
-from risk_pipelines.alerting.channels import LogChannel
-from risk_pipelines.alerting.rules import parse_rules
-from risk_pipelines.alerting.service import evaluate_pending_days
-from risk_pipelines.alerting.silences import SilenceError, new_silence, parse_matchers
+from risk_pipelines.alerting.evaluation.rules import parse_rules
+from risk_pipelines.alerting.notification.channels import LogChannel
+from risk_pipelines.alerting.notification.silences import SilenceError, new_silence, parse_matchers
 from risk_pipelines.cli import main
 from risk_pipelines.indicators.surprise import INDICATOR_COLUMNS
+from risk_pipelines.stages.alerts import evaluate_pending_days
 from risk_pipelines.warehouse import Warehouse
 from risk_pipelines.warehouse import alerts as store
 

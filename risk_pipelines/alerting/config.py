@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from risk_pipelines.alerting.calendar import Calendar, load_calendar
-from risk_pipelines.alerting.routes import RouteConfig, load_routes
-from risk_pipelines.alerting.rules import Rule, load_rules
+from risk_pipelines.alerting.evaluation.rules import Rule, load_rules
+from risk_pipelines.alerting.notification.calendar import Calendar, load_calendar
+from risk_pipelines.alerting.notification.routes import RouteConfig, load_routes
 
 
 @dataclass(frozen=True)

@@ -6,9 +6,9 @@ import datetime as dt
 
 import sqlalchemy as sa
 
-from risk_pipelines.alerting.channels import Channel
-from risk_pipelines.alerting.dispatch import DispatchReport, dispatch
-from risk_pipelines.alerting.routes import RouteConfig
+from risk_pipelines.alerting.notification.channels import Channel
+from risk_pipelines.alerting.notification.dispatch import DispatchReport, dispatch
+from risk_pipelines.alerting.notification.routes import RouteConfig
 from risk_pipelines.warehouse import alerts as alert_store
 from risk_pipelines.warehouse.schema import alerts
 from risk_pipelines.warehouse.store import Warehouse

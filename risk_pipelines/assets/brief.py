@@ -13,8 +13,8 @@ from risk_pipelines.assets.common import (
     retry_only_database_errors,
 )
 from risk_pipelines.assets.indicators import alerts, risk_indicators
-from risk_pipelines.charts import png_markdown
 from risk_pipelines.reporting.brief import build_brief
+from risk_pipelines.reporting.charts import png_markdown
 from risk_pipelines.reporting.publish import publish_brief
 from risk_pipelines.resources import PipelineConfigResource, WarehouseResource
 

@@ -13,7 +13,7 @@ import dagster as dg
 import pandas as pd
 import sqlalchemy as sa
 
-from risk_pipelines.taxonomy import ALL, POLICY_CATEGORIES
+from risk_pipelines.domain.taxonomy import ALL, POLICY_CATEGORIES
 
 OWNERS_ENGINEERING = ["team:risk-data-engineering"]
 OWNERS_ANALYSIS = ["team:risk-analysis"]
@@ -88,7 +88,7 @@ def span(days: list[dt.date]) -> str:
 
 def bar_chart(frame: pd.DataFrame, title: str, *, stacked: bool = True) -> dg.MetadataValue:
     """A bar chart for the asset's page in the UI (rows of ``frame`` are the bars)."""
-    from risk_pipelines.charts import bar_chart_png, png_markdown
+    from risk_pipelines.reporting.charts import bar_chart_png, png_markdown
 
     if frame.empty:
         return dg.MetadataValue.md(f"_{title}: nothing to chart_")

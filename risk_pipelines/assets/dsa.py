@@ -17,10 +17,10 @@ from risk_pipelines.assets.common import (
     partition_days,
     retry_only_database_errors,
 )
-from risk_pipelines.dsa_ingestion import ingest_dsa_day
 from risk_pipelines.quality.dsa_validation import SUITE
 from risk_pipelines.resources import PipelineConfigResource, WarehouseResource
 from risk_pipelines.sources.dsa import DsaDay
+from risk_pipelines.stages.dsa import ingest_dsa_day
 from risk_pipelines.warehouse import schema
 
 DSA_JOB_NAME = "dsa_statements_job"

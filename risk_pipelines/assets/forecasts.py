@@ -23,8 +23,11 @@ from risk_pipelines.assets.common import (
     span,
 )
 from risk_pipelines.assets.metrics import daily_metrics
-from risk_pipelines.charts import forecast_chart_png, png_markdown
-from risk_pipelines.forecast_stages import (
+from risk_pipelines.forecasting.backtest import score_summary
+from risk_pipelines.forecasting.calibration import calibration_report
+from risk_pipelines.reporting.charts import forecast_chart_png, png_markdown
+from risk_pipelines.resources import PipelineConfigResource, WarehouseResource
+from risk_pipelines.stages.forecasts import (
     build_forecast_accuracy,
     coverage_summary,
     kind_of,
@@ -34,9 +37,6 @@ from risk_pipelines.forecast_stages import (
     run_model_selection,
     store_selection,
 )
-from risk_pipelines.forecasting.backtest import score_summary
-from risk_pipelines.forecasting.calibration import calibration_report
-from risk_pipelines.resources import PipelineConfigResource, WarehouseResource
 from risk_pipelines.warehouse import schema
 from risk_pipelines.warehouse.schema import daily_metrics as daily_metrics_table
 from risk_pipelines.warehouse.store import Warehouse

@@ -18,8 +18,8 @@ from risk_pipelines.assets.common import (
 from risk_pipelines.assets.forecasts import metric_forecasts
 from risk_pipelines.assets.metrics import daily_metrics
 from risk_pipelines.indicators.surprise import LEVELS
-from risk_pipelines.pipeline import build_indicators, write_partitions
 from risk_pipelines.resources import PipelineConfigResource, WarehouseResource
+from risk_pipelines.stages.indicators import build_indicators
 from risk_pipelines.warehouse import schema
 
 
@@ -48,7 +48,7 @@ def risk_indicators(
     days = partition_days(context)
     db = warehouse.get()
     frame = build_indicators(db, days, pipeline_config.capacities())
-    written = write_partitions(db, "risk_indicators", frame, days)
+    written = db.replace_rows("risk_indicators", frame, where={"ds": days})
     last = frame[frame["ds"] == days[-1]]
     levels = last["level"].value_counts().reindex(list(LEVELS), fill_value=0).to_dict()
     top = last.dropna(subset=["score"]).nlargest(10, "score")

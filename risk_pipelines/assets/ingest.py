@@ -1,6 +1,6 @@
 """Raw ingest: landing files -> moderation_decisions and incidents, one partition per day.
 
-Both load through ``risk_pipelines.ingestion`` (parse, Great Expectations suite, quarantine,
+Both load through ``risk_pipelines.stages.ingest`` (parse, Great Expectations suite, quarantine,
 write) and report through ``quality.checks``; the assets only wire the two.
 """
 
@@ -17,8 +17,7 @@ from risk_pipelines.assets.common import (
     partition_days,
     retry_only_database_errors,
 )
-from risk_pipelines.ingestion import ingest_dataset
-from risk_pipelines.pipeline import utc_now
+from risk_pipelines.domain.clock import utc_now
 from risk_pipelines.quality.checks import (
     ingest_check_results,
     ingest_check_specs,
@@ -27,6 +26,7 @@ from risk_pipelines.quality.checks import (
 )
 from risk_pipelines.resources import PipelineConfigResource, WarehouseResource
 from risk_pipelines.sources import landing
+from risk_pipelines.stages.ingest import ingest_dataset
 from risk_pipelines.warehouse.schema import TABLES
 
 _LOADING = (

@@ -18,8 +18,7 @@ from risk_pipelines.assets.common import (
     span,
 )
 from risk_pipelines.assets.ingest import incidents, moderation_decisions
-from risk_pipelines.ingestion import ingest_dataset
-from risk_pipelines.pipeline import build_daily_metrics, utc_now
+from risk_pipelines.domain.clock import utc_now
 from risk_pipelines.quality.checks import (
     ingest_check_results,
     ingest_check_specs,
@@ -27,6 +26,8 @@ from risk_pipelines.quality.checks import (
 )
 from risk_pipelines.resources import PipelineConfigResource, WarehouseResource
 from risk_pipelines.sources import landing
+from risk_pipelines.stages.ingest import ingest_dataset
+from risk_pipelines.stages.metrics import build_daily_metrics
 from risk_pipelines.warehouse import schema
 
 

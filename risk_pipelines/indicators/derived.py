@@ -34,6 +34,9 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from risk_pipelines.domain.catalog import MetricSpec
+from risk_pipelines.domain.series import series_id
+from risk_pipelines.domain.taxonomy import ALL
 from risk_pipelines.indicators.surprise import (
     INDICATOR_COLUMNS,
     LEVEL_THRESHOLDS,
@@ -41,9 +44,6 @@ from risk_pipelines.indicators.surprise import (
     Z95,
     level_for,
 )
-from risk_pipelines.metrics.catalog import MetricSpec
-from risk_pipelines.metrics.series import series_id
-from risk_pipelines.taxonomy import ALL
 
 MIN_WEEKLY_TOTAL = 70
 WOW_LEVELS = ((2.0, "critical"), (1.0, "high"), (0.5, "elevated"))

@@ -25,7 +25,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from risk_pipelines.metrics.catalog import MetricSpec
+from risk_pipelines.domain.catalog import MetricSpec
 
 Z95 = 1.959963984540054
 LEVEL_THRESHOLDS = (("critical", 5.0), ("high", 3.0), ("elevated", Z95))

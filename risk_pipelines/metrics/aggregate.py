@@ -11,8 +11,8 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from risk_pipelines.metrics.series import add_series_key
-from risk_pipelines.taxonomy import ACTIONS, ALL, DETECTION_SOURCES, SEVERITIES
+from risk_pipelines.domain.series import add_series_key
+from risk_pipelines.domain.taxonomy import ACTIONS, ALL, DETECTION_SOURCES, SEVERITIES
 from risk_pipelines.warehouse.aggregates import DecisionAggregates
 
 METRIC_COLUMNS = [

@@ -12,7 +12,7 @@ import dagster as dg
 import pandas as pd
 
 from risk_pipelines.assets.common import bar_chart, preview, span
-from risk_pipelines.ingestion import IngestReport
+from risk_pipelines.stages.ingest import IngestReport
 
 _SHOWN = 20
 

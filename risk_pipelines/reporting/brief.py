@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 import sqlalchemy as sa
 
-from risk_pipelines.alerting.routes import severity_rank
+from risk_pipelines.alerting.notification.routes import severity_rank
 from risk_pipelines.warehouse.schema import alerts, risk_indicators
 from risk_pipelines.warehouse.store import Warehouse
 
@@ -218,7 +218,7 @@ def series_chart_png(
     warehouse: Warehouse, unique_id: str, until: dt.date | None = None, title: str | None = None
 ) -> bytes | None:
     """A series' last six weeks of actuals against the expected value and its 95 % band."""
-    from risk_pipelines.charts import indicator_chart_png
+    from risk_pipelines.reporting.charts import indicator_chart_png
 
     t = risk_indicators
     query = sa.select(t.c.ds, t.c.value, t.c.expected, t.c.lower, t.c.upper).where(

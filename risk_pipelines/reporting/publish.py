@@ -9,8 +9,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from risk_pipelines.alerting.digest import Attachment, DigestItem
-from risk_pipelines.alerting.routes import severity_rank
+from risk_pipelines.alerting.notification.digest import Attachment, DigestItem
+from risk_pipelines.alerting.notification.routes import severity_rank
 from risk_pipelines.reporting.brief import Brief, build_brief, series_chart_png
 from risk_pipelines.reporting.chromium import ChromiumError, find_chromium, screenshot
 from risk_pipelines.reporting.render import PAGE_WIDTH_PX, render_brief_html

@@ -18,13 +18,13 @@ import json
 
 import dagster as dg
 
-from risk_pipelines.alerting.dispatch import dispatch
+from risk_pipelines.alerting.notification.dispatch import dispatch
 from risk_pipelines.alerting.run_failures import record_run_failure
-from risk_pipelines.alerting.service import evaluate_with_config
 from risk_pipelines.assets.brief import BRIEF_JOB_NAME
 from risk_pipelines.assets.common import bar_chart
-from risk_pipelines.pipeline import utc_now
+from risk_pipelines.domain.clock import utc_now
 from risk_pipelines.resources import PipelineConfigResource, WarehouseResource
+from risk_pipelines.stages.alerts import evaluate_with_config
 from risk_pipelines.warehouse.alerts import list_alerts
 
 INDICATORS_KEY = dg.AssetKey("risk_indicators")

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import dagster as dg
 
-from risk_pipelines.alerting.data_quality import evaluate_data_quality
-from risk_pipelines.ingestion import KNOWN_COLUMNS
-from risk_pipelines.pipeline import utc_now
+from risk_pipelines.domain.clock import utc_now
 from risk_pipelines.quality.suite import load_suite
 from risk_pipelines.resources import PipelineConfigResource, WarehouseResource
+from risk_pipelines.stages.ingest import KNOWN_COLUMNS
+from risk_pipelines.stages.quality_alerts import evaluate_data_quality
 
 
 @dg.sensor(

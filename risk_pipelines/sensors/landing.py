@@ -7,7 +7,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from risk_pipelines.pipeline import utc_now
+from risk_pipelines.domain.clock import utc_now
 from risk_pipelines.resources import PipelineConfigResource
 from risk_pipelines.sources.landing import landed_fingerprints
 

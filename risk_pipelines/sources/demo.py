@@ -20,8 +20,8 @@ import holidays
 import numpy as np
 import pandas as pd
 
-from risk_pipelines.metrics.series import series_id
-from risk_pipelines.taxonomy import ACTIONS, ALL, INCIDENT_DETECTION_SOURCES, SEVERITIES
+from risk_pipelines.domain.series import series_id
+from risk_pipelines.domain.taxonomy import ACTIONS, ALL, INCIDENT_DETECTION_SOURCES, SEVERITIES
 
 # category: (share of volume, proactive rate of actioned content, overturn rate of appeals,
 #            median hours from report to action)

@@ -25,6 +25,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from risk_pipelines.domain.taxonomy import POLICY_CATEGORIES
 from risk_pipelines.sources import dsa_mapping as mapping
 from risk_pipelines.sources.dsa_dump import (
     DEFAULT_BLOCK_BYTES,
@@ -35,7 +36,6 @@ from risk_pipelines.sources.dsa_dump import (
     uuid_keys,
 )
 from risk_pipelines.sources.hashing import hash_column
-from risk_pipelines.taxonomy import POLICY_CATEGORIES
 
 TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S"
 AGGREGATE_KEYS = ["platform", "policy_category", "detection_source", "automated_decision", "action"]

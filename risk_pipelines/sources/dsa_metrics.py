@@ -12,8 +12,8 @@ import datetime as dt
 
 import pandas as pd
 
-from risk_pipelines.metrics.series import SEPARATOR, add_series_key
-from risk_pipelines.taxonomy import ALL
+from risk_pipelines.domain.series import SEPARATOR, add_series_key
+from risk_pipelines.domain.taxonomy import ALL
 
 SOURCE = "dsa"
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import pandas as pd
 import sqlalchemy as sa
 
-from risk_pipelines.taxonomy import REPORT_SOURCES
+from risk_pipelines.domain.taxonomy import REPORT_SOURCES
 from risk_pipelines.warehouse.schema import incidents, moderation_decisions
 from risk_pipelines.warehouse.store import Warehouse
 

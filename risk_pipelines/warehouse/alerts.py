@@ -9,8 +9,8 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from risk_pipelines.alerting.silences import Silence
-from risk_pipelines.alerting.state import AlertState, Transition
+from risk_pipelines.alerting.evaluation.state import AlertState, Transition
+from risk_pipelines.alerting.notification.silences import Silence
 from risk_pipelines.warehouse.schema import (
     alert_evaluations,
     alert_notifications,

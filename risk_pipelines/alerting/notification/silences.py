@@ -12,7 +12,7 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from risk_pipelines.metrics.series import SERIES_DIMENSIONS
+from risk_pipelines.domain.series import SERIES_DIMENSIONS
 
 MAX_DAYS = 30
 MATCH_KEYS = ("rule_id", *SERIES_DIMENSIONS)

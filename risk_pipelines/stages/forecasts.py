@@ -16,14 +16,14 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
+from risk_pipelines.domain.catalog import spec_for
+from risk_pipelines.domain.clock import utc_now
+from risk_pipelines.domain.series import split_series_id, to_long
 from risk_pipelines.forecasting import ForecastConfig, forecast_series_frame
 from risk_pipelines.forecasting.backtest import BacktestConfig, backtest_rows
 from risk_pipelines.forecasting.scoring import naive_scale
 from risk_pipelines.forecasting.selection import SelectionRun, run_selection, specs_by_series
 from risk_pipelines.indicators.surprise import MIN_DENOMINATOR
-from risk_pipelines.metrics.catalog import spec_for
-from risk_pipelines.metrics.series import split_series_id, to_long
-from risk_pipelines.pipeline import utc_now
 from risk_pipelines.warehouse.forecast_runs import newest_runs
 from risk_pipelines.warehouse.schema import (
     daily_metrics,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from risk_pipelines.taxonomy import ACTIONS, DETECTION_SOURCES, SEVERITIES
+from risk_pipelines.domain.taxonomy import ACTIONS, DETECTION_SOURCES, SEVERITIES
 
 
 @dataclass(frozen=True)

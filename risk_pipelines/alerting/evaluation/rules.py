@@ -64,9 +64,9 @@ from typing import Any
 
 import yaml
 
-from risk_pipelines.alerting.routes import SEVERITIES, load_routes
+from risk_pipelines.alerting.notification.routes import SEVERITIES, load_routes
+from risk_pipelines.domain.series import SERIES_DIMENSIONS
 from risk_pipelines.indicators.surprise import LEVEL_THRESHOLDS
-from risk_pipelines.metrics.series import SERIES_DIMENSIONS
 
 RULE_TYPES = ("outside_interval", "forecast_crosses", "threshold", "pct_change", "indicator_level")
 # The score at which each risk level starts (indicators/surprise.py documents the levels).

@@ -9,7 +9,7 @@ import html
 import json
 from dataclasses import asdict, dataclass, field
 
-from risk_pipelines.alerting.routes import severity_rank
+from risk_pipelines.alerting.notification.routes import severity_rank
 
 EVENT_WORDS = {
     "firing": "FIRING",

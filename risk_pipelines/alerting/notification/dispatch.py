@@ -19,9 +19,9 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from risk_pipelines.alerting.channels import Channel, DisabledChannel, build_channel
-from risk_pipelines.alerting.digest import Attachment, Digest, DigestItem
-from risk_pipelines.alerting.routes import RouteConfig
+from risk_pipelines.alerting.notification.channels import Channel, DisabledChannel, build_channel
+from risk_pipelines.alerting.notification.digest import Attachment, Digest, DigestItem
+from risk_pipelines.alerting.notification.routes import RouteConfig
 from risk_pipelines.warehouse import alerts as alert_store
 from risk_pipelines.warehouse.store import Warehouse
 

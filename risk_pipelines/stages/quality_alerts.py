@@ -15,9 +15,9 @@ from pathlib import Path
 import pandas as pd
 import sqlalchemy as sa
 
-from risk_pipelines.alerting.channels import Channel
-from risk_pipelines.alerting.dispatch import dispatch
-from risk_pipelines.alerting.routes import DEFAULT_ROUTES, RouteConfig
+from risk_pipelines.alerting.notification.channels import Channel
+from risk_pipelines.alerting.notification.dispatch import dispatch
+from risk_pipelines.alerting.notification.routes import DEFAULT_ROUTES, RouteConfig
 from risk_pipelines.sources import landing
 from risk_pipelines.sources.delivery import assess_freshness
 from risk_pipelines.warehouse import alerts as alert_store

@@ -27,7 +27,7 @@ from typing import Any
 
 import yaml
 
-from risk_pipelines.forecasting.prophet_model import holiday_country
+from risk_pipelines.domain.holidays import holiday_country
 
 KINDS = ("holiday", "launch", "election", "known_incident", "other")
 EFFECTS = ("annotate", "suppress")

@@ -17,17 +17,17 @@ from dataclasses import dataclass, field
 import pandas as pd
 import sqlalchemy as sa
 
-from risk_pipelines.alerting import root_cause
-from risk_pipelines.alerting.calendar import Calendar
-from risk_pipelines.alerting.channels import Channel
 from risk_pipelines.alerting.config import AlertConfig
-from risk_pipelines.alerting.dispatch import DispatchReport, dispatch
-from risk_pipelines.alerting.evaluate import evaluate_rule
-from risk_pipelines.alerting.routes import DEFAULT_ROUTES, RouteConfig
-from risk_pipelines.alerting.rules import Rule
-from risk_pipelines.alerting.silences import covering
-from risk_pipelines.alerting.state import step
-from risk_pipelines.metrics.catalog import spec_for
+from risk_pipelines.alerting.evaluation import root_cause
+from risk_pipelines.alerting.evaluation.evaluate import evaluate_rule
+from risk_pipelines.alerting.evaluation.rules import Rule
+from risk_pipelines.alerting.evaluation.state import step
+from risk_pipelines.alerting.notification.calendar import Calendar
+from risk_pipelines.alerting.notification.channels import Channel
+from risk_pipelines.alerting.notification.dispatch import DispatchReport, dispatch
+from risk_pipelines.alerting.notification.routes import DEFAULT_ROUTES, RouteConfig
+from risk_pipelines.alerting.notification.silences import covering
+from risk_pipelines.domain.catalog import spec_for
 from risk_pipelines.warehouse import alerts as alert_store
 from risk_pipelines.warehouse.aggregates import decision_breakdown
 from risk_pipelines.warehouse.forecast_runs import newest_runs

@@ -17,7 +17,8 @@ from functools import cache
 import numpy as np
 import pandas as pd
 
-from risk_pipelines.forecasting.models import SEASON, ModelFailed, ModelOutput, _robust_sigma
+from risk_pipelines.domain.holidays import holiday_country
+from risk_pipelines.forecasting.models.base import SEASON, ModelFailed, ModelOutput, robust_sigma
 
 Z95 = 1.959963984540054
 # Prophet itself wants two full years before it turns yearly seasonality on; a year and a half
@@ -94,28 +95,13 @@ class ProphetModel:
             model.uncertainty_samples = 0  # the in-sample fit needs no band
             in_sample = model.predict(pd.DataFrame({"ds": days}))["yhat"].to_numpy()
             fitted[offset:] = in_sample
-            fitted_sd[offset:] = _robust_sigma(window - in_sample)
+            fitted_sd[offset:] = robust_sigma(window - in_sample)
         notes = ["yearly seasonality" if yearly else "no yearly seasonality (short history)"]
         if country:
             notes.append(f"{country} holidays")
         return ModelOutput(
             mean, sd, fitted, fitted_sd, "; ".join(notes), {"yearly": yearly, "holidays": country}
         )
-
-
-def holiday_country(region: str | None) -> str | None:
-    """The ``holidays`` country code for a series' region, or None (``all``, a bloc, unknown)."""
-    if not region:
-        return None
-    code = region.upper()
-    return code if code in _supported_countries() else None
-
-
-@cache
-def _supported_countries() -> frozenset[str]:
-    import holidays
-
-    return frozenset(holidays.list_supported_countries())
 
 
 @cache

@@ -19,7 +19,7 @@ from email.message import EmailMessage
 from email.utils import make_msgid
 from typing import Protocol
 
-from risk_pipelines.alerting.digest import (
+from risk_pipelines.alerting.notification.digest import (
     Digest,
     item_line,
     render_html,
@@ -27,7 +27,7 @@ from risk_pipelines.alerting.digest import (
     render_slack,
     render_text,
 )
-from risk_pipelines.alerting.routes import Route
+from risk_pipelines.alerting.notification.routes import Route
 
 log = logging.getLogger("risk_pipelines.alerts")
 TIMEOUT_SECONDS = 10

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from risk_pipelines.alerting.rules import LEVEL_SCORES, Rule
+from risk_pipelines.alerting.evaluation.rules import LEVEL_SCORES, Rule
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ import warnings
 
 import numpy as np
 
-from risk_pipelines.forecasting.models import SEASON, ModelFailed, ModelOutput, _guard
+from risk_pipelines.forecasting.models.base import SEASON, ModelFailed, ModelOutput, guard
 
 ORDER = (1, 0, 1)
 SEASONAL_ORDER = (0, 1, 1, SEASON)
@@ -41,7 +41,7 @@ class Sarimax:
         mean = np.asarray(forecast.predicted_mean, dtype=float)
         var = np.asarray(forecast.var_pred_mean, dtype=float)
         spread = float(np.nanmax(window) - np.nanmin(window))
-        _guard(mean, var, window, spread)
+        guard(mean, var, window, spread)
         burn_in = 2 * SEASON  # the diffuse start of the seasonal difference
         fitted = np.full(len(z), np.nan)
         fitted[offset + burn_in :] = np.asarray(result.fittedvalues, dtype=float)[burn_in:]

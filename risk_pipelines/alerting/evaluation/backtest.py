@@ -22,13 +22,13 @@ from functools import partial
 import pandas as pd
 import sqlalchemy as sa
 
-from risk_pipelines.alerting.evaluate import evaluate_rule
-from risk_pipelines.alerting.rules import Rule
-from risk_pipelines.alerting.state import step
+from risk_pipelines.alerting.evaluation.evaluate import evaluate_rule
+from risk_pipelines.alerting.evaluation.rules import Rule
+from risk_pipelines.alerting.evaluation.state import step
+from risk_pipelines.domain.catalog import spec_for
+from risk_pipelines.domain.series import split_series_id, to_long
 from risk_pipelines.forecasting.engine import ForecastConfig, forecast_series_frame
 from risk_pipelines.indicators.surprise import latest_prior_forecasts, surprise_indicators
-from risk_pipelines.metrics.catalog import spec_for
-from risk_pipelines.metrics.series import split_series_id, to_long
 from risk_pipelines.warehouse.schema import alerts, daily_metrics
 from risk_pipelines.warehouse.store import Warehouse
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, replace
 
-from risk_pipelines.alerting.evaluate import Breach, Evaluation
+from risk_pipelines.alerting.evaluation.evaluate import Breach, Evaluation
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,153 @@
+"""The landing contract's columns and the parsers that turn their text into typed values,
+sending every value they cannot use to the rejects with the column and the reason."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from risk_pipelines.sources.landing.rejects import Rejects
+
+DECISION_REQUIRED = (
+    "event_id",
+    "decided_at",
+    "policy_category",
+    "region",
+    "surface",
+    "detection_source",
+    "action",
+    "automated_decision",
+    "appealed",
+)
+DECISION_OPTIONAL = (
+    "reported_at",
+    "content_created_at",
+    "views_before_action",
+    "appeal_outcome",
+    "platform",
+    "user_id",
+    "content_id",
+)
+INCIDENT_REQUIRED = (
+    "incident_id",
+    "started_at",
+    "detected_at",
+    "severity",
+    "policy_category",
+    "region",
+    "detection_source",
+)
+INCIDENT_OPTIONAL = ("resolved_at", "title", "platform")
+METRIC_REQUIRED = ("ds", "metric", "value")
+METRIC_DIMENSIONS = ("platform", "policy_category", "region", "surface")
+METRIC_OPTIONAL = (*METRIC_DIMENSIONS, "numerator", "denominator")
+
+KNOWN_OPTIONAL = (*DECISION_OPTIONAL, *INCIDENT_OPTIONAL, *METRIC_OPTIONAL)
+TRUE_WORDS = {"true", "t", "yes", "y", "1"}
+FALSE_WORDS = {"false", "f", "no", "n", "0"}
+
+
+def text_column(raw: pd.DataFrame, column: str, *, lower: bool = True) -> pd.Series:
+    if column not in raw.columns:
+        return pd.Series(pd.NA, index=raw.index, dtype="string")
+    values = raw[column].astype("string").str.strip()
+    values = values.str.lower() if lower else values
+    return values.where(values.notna() & (values != ""), pd.NA)
+
+
+_HAS_OFFSET = r"(?:[zZ]|[+-]\d{2}(?::?\d{2})?)$"
+
+
+def timestamp_column(raw, column, rejects: Rejects, *, required: bool) -> pd.Series:
+    """UTC timestamps. A value without an offset is UTC by contract, unless other rows of the
+    same file carry offsets: then the file mixes conventions and the naive value is ambiguous."""
+    if column not in raw.columns:
+        return pd.Series(pd.NaT, index=raw.index, dtype="datetime64[us]")
+    source = raw[column]
+    if pd.api.types.is_datetime64_any_dtype(source):
+        parsed = pd.to_datetime(source, utc=True)
+    else:
+        text = source.astype("string").str.strip()
+        parsed = pd.to_datetime(text, utc=True, errors="coerce", format="ISO8601")
+        given = text.notna() & (text != "")
+        rejects.add(given & parsed.isna(), column, f"{column} is not an ISO 8601 timestamp")
+        aware = text.str.contains(_HAS_OFFSET, regex=True).fillna(False).astype(bool)
+        if aware.any() and not aware[given].all():
+            files_with_offsets = raw.loc[aware, "source_file"].unique()
+            rejects.add(
+                given & ~aware & raw["source_file"].isin(files_with_offsets),
+                column,
+                f"{column} has no UTC offset while other rows of the same file do "
+                "(mixed time-zone conventions; ambiguous)",
+            )
+    if required:
+        rejects.add(parsed.isna() & ~rejects.bad, column, f"{column} is required")
+    return parsed.dt.tz_localize(None).astype("datetime64[us]")
+
+
+def boolean_column(raw, column, rejects: Rejects) -> pd.Series:
+    text = text_column(raw, column)
+    is_true = text.isin(TRUE_WORDS)
+    is_false = text.isin(FALSE_WORDS)
+    rejects.add(~(is_true | is_false), column, f"{column} must be true/false")
+    return is_true
+
+
+def number_column(raw, column, rejects: Rejects, *, required: bool, integer: bool) -> pd.Series:
+    if column not in raw.columns:
+        return pd.Series(pd.NA, index=raw.index, dtype="Float64")
+    text = raw[column]
+    numbers = pd.to_numeric(text, errors="coerce")
+    given = text.notna() & (text.astype("string").str.strip() != "")
+    rejects.add(given & numbers.isna(), column, f"{column} is not a number")
+    if integer:
+        fractional = numbers.notna() & (numbers != numbers.round())
+        rejects.add(fractional, column, f"{column} must be a whole number")
+    if required:
+        rejects.add(~given, column, f"{column} is required")
+    return numbers.astype("Float64")
+
+
+def reject_duplicates(raw, keys: pd.Series, name: str, rejects: Rejects, loaded_ids) -> None:
+    """Keep the first row of each key in the batch; quarantine repeats and keys that another
+    partition already holds (a re-delivered file)."""
+    live = keys[~rejects.bad.loc[keys.index] & keys.notna()]
+    scope = live
+    repeat = scope.duplicated(keep="first")
+    if repeat.any():
+        first = raw.loc[scope[~repeat].index, ["source_file", "source_row"]]
+        first_at = pd.Series(
+            (first["source_file"] + " row " + first["source_row"].astype(str)).to_numpy(),
+            index=scope[~repeat].to_numpy(),
+        )
+        reason = pd.Series(
+            f"duplicate {name}: first given in " + first_at.reindex(scope[repeat]).to_numpy(),
+            index=scope[repeat].index,
+        )
+        rejects.add(repeat.reindex(raw.index, fill_value=False), name, reason.reindex(raw.index))
+    if loaded_ids is not None and len(loaded_ids) and name != "series":
+        known = live.isin(loaded_ids.index)
+        if known.any():
+            days = loaded_ids.reindex(live[known]).astype(str).to_numpy()
+            reason = pd.Series(
+                [f"{name} already loaded for partition {d} (re-delivered?)" for d in days],
+                index=live[known].index,
+            )
+            rejects.add(known.reindex(raw.index, fill_value=False), name, reason.reindex(raw.index))
+
+
+_FORMULA_START = r"^[=+\-@\t\r]"
+
+
+def reject_formula_like(values: pd.Series, column: str, rejects: Rejects) -> None:
+    """An id opened in a spreadsheet must not run as a formula. Checked here rather than in
+    the suite: a regex over a million distinct ids costs GX a second, here a few milliseconds."""
+    looks_like_formula = values.str.contains(_FORMULA_START, regex=True).fillna(False)
+    rejects.add(
+        looks_like_formula.astype(bool),
+        column,
+        f"{column} starts like a spreadsheet formula (CSV injection)",
+    )
+
+
+def require_text(values: pd.Series, column: str, rejects: Rejects) -> None:
+    rejects.add(values.isna(), column, f"{column} is required")

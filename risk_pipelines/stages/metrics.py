@@ -1,0 +1,74 @@
+"""The metrics stage: daily metric series derived from the raw tables, plus the landed
+pre-aggregated metrics that passed their suite, in long format (one row per series per day)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from risk_pipelines.metrics.aggregate import (
+    derive_decision_metrics,
+    derive_incident_metrics,
+    derive_incident_outcomes,
+)
+from risk_pipelines.sources import landing
+from risk_pipelines.warehouse.aggregates import (
+    decision_aggregates,
+    incident_counts,
+    incident_details,
+)
+from risk_pipelines.warehouse.schema import daily_metrics
+from risk_pipelines.warehouse.store import Warehouse
+
+
+@dataclass
+class MetricsBuild:
+    metrics: pd.DataFrame
+    derived_rows: int
+    landed_rows: int
+
+
+def build_daily_metrics(
+    warehouse: Warehouse,
+    landing_dir: Path,
+    days: Sequence[dt.date],
+    platform: str,
+    landed: pd.DataFrame | None = None,
+) -> MetricsBuild:
+    """Derive metrics from the raw tables and add ``landed`` pre-aggregated metrics (already
+    validated by the daily_metrics suite), if that source is deployed."""
+    sources = (*landing.DATASETS, "dsa")  # the DSA dumps feed decisions and series too
+    if not any(landing.dataset_deployed(landing_dir, d) for d in sources):
+        raise landing.LandingError(
+            f"no source is deployed under {landing_dir}: expected at least one of "
+            f"{', '.join(d + '/' for d in sources)} (check RISK_LANDING_DIR)"
+        )
+    first, last = min(days), max(days)
+    derived = [derive_decision_metrics(decision_aggregates(warehouse, first, last), days)]
+    if landing.dataset_deployed(landing_dir, "incidents"):
+        derived.append(
+            derive_incident_metrics(incident_counts(warehouse, first, last), days, platform)
+        )
+        details = incident_details(warehouse, first, last)
+        derived.append(derive_incident_outcomes(details, days, platform))
+    frames = [f for f in derived if not f.empty]
+    derived_rows = sum(len(f) for f in frames)
+    if landed is not None and not landed.empty:
+        frames.append(landed[[c for c in landed.columns if c in daily_metrics.c]])
+    if not frames:
+        return MetricsBuild(pd.DataFrame(), 0, 0)
+    metrics = pd.concat(frames, ignore_index=True)
+    duplicated = metrics[metrics.duplicated(["ds", "unique_id"], keep=False)]
+    if not duplicated.empty:
+        example = duplicated.iloc[0]
+        raise landing.LandingError(
+            f"daily_metrics: series {example['unique_id']} on {example['ds']} is both derived "
+            f"from the raw tables and landed pre-aggregated ({len(duplicated)} rows); drop "
+            "it from the landed files"
+        )
+    landed_rows = 0 if landed is None else len(landed)
+    return MetricsBuild(metrics, derived_rows, landed_rows)
