@@ -32,8 +32,8 @@ def main() -> None:
     parser.add_argument("--instance", choices=["ephemeral", "sqlite"], default="ephemeral")
     args = parser.parse_args()
 
+    from risk_pipelines.defs.resources import explicit_resources
     from risk_pipelines.forecasting import ForecastConfig
-    from risk_pipelines.resources import explicit_resources
     from risk_pipelines.runs import materialise_range
     from risk_pipelines.sources.demo import DemoSpec, generate_demo_data
     from risk_pipelines.stages.alerts import evaluate_with_config
@@ -68,7 +68,7 @@ def main() -> None:
             raise SystemExit("materialisation failed")
         warehouse = Warehouse(url)
         began = time.perf_counter()
-        report = evaluate_with_config(warehouse, resources["pipeline_config"].alert_config())
+        report = evaluate_with_config(warehouse, resources["pipeline_config"].config().alerts)
         alerting = time.perf_counter() - began
 
         series = warehouse.read_sql(

@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import dagster as dg  # noqa: E402
 
-from risk_pipelines.assets.common import POLICY_AREA_PARTITIONS  # noqa: E402
+from risk_pipelines.defs.shared import POLICY_AREA_PARTITIONS  # noqa: E402
 from risk_pipelines.warehouse import Warehouse  # noqa: E402
 from tests.celery_cluster import (  # noqa: E402  (the same deployment the test uses)
     busy_seconds_by_worker,

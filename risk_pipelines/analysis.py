@@ -7,7 +7,7 @@ warehouse.read_sql("SELECT * FROM v_latest_forecast")
 
 from __future__ import annotations
 
-from risk_pipelines.settings import load_settings
+from risk_pipelines.config import load_settings
 from risk_pipelines.warehouse.store import Warehouse
 
 

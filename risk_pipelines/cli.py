@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from risk_pipelines.settings import load_settings
+from risk_pipelines.config import load_settings
 
 
 def _date(text: str) -> dt.date:
@@ -126,8 +126,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _rules_backtest(args) -> int:
-    from risk_pipelines.alerting.config import load_alert_config
     from risk_pipelines.alerting.evaluation.backtest import backtest_rule
+    from risk_pipelines.config import load_alert_config
     from risk_pipelines.forecasting.parallel import default_workers
     from risk_pipelines.warehouse.store import Warehouse
 
@@ -201,7 +201,7 @@ def _demo_data(args) -> int:
 
 
 def _run(start: dt.date, end: dt.date, *, alerts: bool) -> int:
-    from risk_pipelines.alerting.config import load_alert_config
+    from risk_pipelines.config import load_alert_config
     from risk_pipelines.stages.alerts import evaluate_with_config
     from risk_pipelines.warehouse.store import Warehouse, redact_url
 
@@ -341,6 +341,7 @@ def _alerts(args) -> int:
 
 
 def _silences(args) -> int:
+    from risk_pipelines.alerting import repository
     from risk_pipelines.alerting.notification.silences import (
         SilenceError,
         new_silence,
@@ -356,11 +357,11 @@ def _silences(args) -> int:
             raise SilenceError("give exactly one of --hours or --until")
         until = args.until or now + dt.timedelta(hours=args.hours)
         silence = new_silence(parse_matchers(args.match), args.author, args.comment, now, until)
-        silence_id = store.add_silence(warehouse, silence)
+        silence_id = repository.add_silence(warehouse, silence)
         print(f"silence #{silence_id} until {until:%Y-%m-%d %H:%M} UTC: {silence.describe()}")
     elif args.silences_command == "list":
         with warehouse.engine.connect() as conn:
-            found = store.load_silences(conn, now, active_only=not args.all)
+            found = repository.load_silences(conn, now, active_only=not args.all)
         for silence in found:
             state = "active" if silence.active(now) else "ended"
             print(f"  [{state}] until {silence.expires_at:%Y-%m-%d %H:%M} {silence.describe()}")

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
+from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import dagster as dg
 from dagster._core.storage.tags import (
@@ -14,12 +13,14 @@ from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_START_TAG,
 )
 
-from risk_pipelines.assets.common import DAILY_PARTITIONS
-
-if TYPE_CHECKING:  # what define_asset_job returns; dagster does not export the name
-    from dagster._core.definitions.unresolved_asset_job_definition import (
-        UnresolvedAssetJobDefinition,
-    )
+from risk_pipelines.config import load_settings
+from risk_pipelines.defs.shared import (
+    BRIEF_JOB,
+    DAILY_JOB,
+    DAILY_PARTITIONS,
+    MODEL_SELECTION_JOB,
+    POLICY_AREA_PARTITIONS,
+)
 
 
 class RangeError(ValueError):
@@ -28,8 +29,9 @@ class RangeError(ValueError):
 
 def instance_from_environment() -> dg.DagsterInstance:
     """The DAGSTER_HOME instance (runs then show in the UI), else a throwaway one."""
-    if os.environ.get("DAGSTER_HOME"):
-        Path(os.environ["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
+    home = load_settings().dagster_home
+    if home is not None:
+        Path(home).mkdir(parents=True, exist_ok=True)
         return dg.DagsterInstance.get()
     return dg.DagsterInstance.ephemeral()
 
@@ -53,11 +55,9 @@ def materialise_range(
     resources: Mapping[str, object] | None = None,
 ) -> dg.ExecuteInProcessResult:
     """Run ``daily_risk_job`` over [start, end] in a single run (a single-run backfill)."""
-    from risk_pipelines.definitions import PIPELINE_ASSETS, daily_risk_job
-
     check_range(start, end)
     return _execute(
-        PIPELINE_ASSETS, daily_risk_job, instance, resources,
+        DAILY_JOB, instance, resources,
         tags={
             ASSET_PARTITION_RANGE_START_TAG: start.isoformat(),
             ASSET_PARTITION_RANGE_END_TAG: end.isoformat(),
@@ -73,15 +73,11 @@ def materialise_selection(
 ) -> dg.ExecuteInProcessResult:
     """Run the weekly model selection now: for one policy area, or for all of them in one run
     (its Monday schedule makes one run per area instead, for the run queue to spread)."""
-    from risk_pipelines.assets.common import POLICY_AREA_PARTITIONS
-    from risk_pipelines.definitions import forecast_model_selection, model_selection_job
-
     if area is not None:
-        return _execute([forecast_model_selection], model_selection_job, instance, resources,
-                        partition_key=area)  # fmt: skip
+        return _execute(MODEL_SELECTION_JOB, instance, resources, partition_key=area)
     areas = POLICY_AREA_PARTITIONS.get_partition_keys()
     return _execute(
-        [forecast_model_selection], model_selection_job, instance, resources,
+        MODEL_SELECTION_JOB, instance, resources,
         tags={ASSET_PARTITION_RANGE_START_TAG: areas[0], ASSET_PARTITION_RANGE_END_TAG: areas[-1]},
     )  # fmt: skip
 
@@ -93,26 +89,33 @@ def materialise_brief(
     resources: Mapping[str, object] | None = None,
 ) -> dg.ExecuteInProcessResult:
     """Write the daily risk brief of ``day`` (what the alert sensor requests after evaluating)."""
-    from risk_pipelines.assets.brief import risk_brief, risk_brief_job
-
     check_range(day, day)
-    return _execute([risk_brief], risk_brief_job, instance, resources,
-                    partition_key=day.isoformat())  # fmt: skip
+    return _execute(BRIEF_JOB, instance, resources, partition_key=day.isoformat())
+
+
+@cache
+def _definitions() -> dg.Definitions:
+    """The code location's assets and jobs, found in the defs folder as the UI finds them."""
+    return dg.load_from_defs_folder(path_within_project=Path(__file__).parent)
 
 
 def _execute(
-    assets: Sequence[dg.AssetsDefinition],
-    job: UnresolvedAssetJobDefinition,
+    job_name: str,
     instance: dg.DagsterInstance | None,
     resources: Mapping[str, object] | None,
     **options,
 ) -> dg.ExecuteInProcessResult:
-    """One in-process run of ``job`` over ``assets``, with the resources of the environment as
-    it is now (not as it was when the definitions module was imported)."""
-    from risk_pipelines.resources import build_resources
+    """One in-process run of ``job_name``, with the resources of the environment as it is now
+    (not as it was when the code location was first loaded)."""
+    from risk_pipelines.defs.resources import build_resources
 
-    resources = resources if resources is not None else build_resources()
-    defs = dg.Definitions(assets=assets, jobs=[job], resources=resources)
-    return defs.resolve_job_def(job.name).execute_in_process(
+    loaded = _definitions()
+    defs = dg.Definitions(
+        assets=list(loaded.assets or []),
+        asset_checks=list(loaded.asset_checks or []),
+        jobs=list(loaded.jobs or []),
+        resources=resources if resources is not None else build_resources(),
+    )
+    return defs.resolve_job_def(job_name).execute_in_process(
         instance=instance or instance_from_environment(), raise_on_error=False, **options
     )

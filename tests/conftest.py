@@ -18,9 +18,9 @@ import dagster as dg
 import pytest
 import sqlalchemy as sa
 
-from risk_pipelines.resources import explicit_resources
+from risk_pipelines.config import PACKAGED_CONFIG_DIR
+from risk_pipelines.defs.resources import explicit_resources
 from risk_pipelines.runs import materialise_range
-from risk_pipelines.settings import PACKAGED_CONFIG_DIR
 from risk_pipelines.sources.demo import DemoSpec, generate_demo_data
 
 # The demo range used by the end-to-end tests: long enough for the three injected events.
@@ -74,7 +74,7 @@ def throwaway_postgres_database(server_url: str):
     try:
         yield url.render_as_string(hide_password=False)
     finally:
-        from risk_pipelines.resources import _WAREHOUSES
+        from risk_pipelines.defs.resources import _WAREHOUSES
 
         for key in [k for k in _WAREHOUSES if name in k]:
             _WAREHOUSES.pop(key).dispose()

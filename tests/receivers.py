@@ -104,3 +104,16 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+def queue_leadership_email(conn, alert_id: int, event: str, message: str, now) -> None:
+    """One notification of ``alert_id`` queued for the leadership-email route, as evaluation
+    would queue it."""
+    from risk_pipelines.warehouse.alerts import Notification, queue_notification
+
+    notice = Notification(
+        alert_id=alert_id, event=event, route="leadership-email",
+        key=f"{alert_id}:{event}:test:leadership-email", severity="high",
+        message=message, owners=("risk-analysis",),
+    )  # fmt: skip
+    queue_notification(conn, notice, now)

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import dagster as dg
 
-from risk_pipelines.resources import build_resources
-from risk_pipelines.sensors.alerts import risk_alerts_sensor
+from risk_pipelines.defs.alerting.sensors import risk_alerts_sensor
+from risk_pipelines.defs.resources import build_resources
 
 
 def main(cursor_file: Path) -> None:

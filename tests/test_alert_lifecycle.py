@@ -12,14 +12,15 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from risk_pipelines.alerting.config import load_alert_config
+from risk_pipelines.alerting import repository
 from risk_pipelines.alerting.evaluation.rules import parse_rules
 from risk_pipelines.alerting.notification.calendar import CalendarError, parse_calendar
 from risk_pipelines.alerting.notification.routes import parse_routes
 from risk_pipelines.alerting.notification.silences import new_silence
+from risk_pipelines.config import load_alert_config
+from risk_pipelines.defs.alerting.sensors import risk_alerts_sensor
+from risk_pipelines.defs.resources import explicit_resources
 from risk_pipelines.indicators.surprise import INDICATOR_COLUMNS
-from risk_pipelines.resources import explicit_resources
-from risk_pipelines.sensors.alerts import risk_alerts_sensor
 from risk_pipelines.stages.alerts import evaluate_pending_days
 from risk_pipelines.warehouse import Warehouse
 from risk_pipelines.warehouse import alerts as store
@@ -101,7 +102,7 @@ def test_a_scripted_sequence_of_days_walks_every_state_and_notice(warehouse_url,
 
     silence = new_silence({"region": "FR"}, "ana", "known bot wave, T-42",
                           dt.datetime(2026, 3, 7), dt.datetime(2026, 3, 20))  # fmt: skip
-    store.add_silence(warehouse, silence)
+    repository.add_silence(warehouse, silence)
     run_day(warehouse, 5, {"DE": quiet, "FR": surge})
     run_day(warehouse, 6, {"DE": quiet, "FR": surge})
     assert delivered(hook)[-1] == ("resolved", "critical", "DE")  # hold: two clean days

@@ -11,7 +11,7 @@ from risk_pipelines.alerting.evaluation.evaluate import (
 )
 from risk_pipelines.alerting.evaluation.rules import RuleError, load_rules, parse_rules
 from risk_pipelines.alerting.evaluation.state import step
-from risk_pipelines.settings import PACKAGED_CONFIG_DIR
+from risk_pipelines.config import PACKAGED_CONFIG_DIR
 
 SURGE = {
     "id": "surge",

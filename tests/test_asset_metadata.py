@@ -4,10 +4,10 @@ shows a chart of what happened (what every asset is, and its columns: test_defin
 import dagster as dg
 import pytest
 
-from risk_pipelines.assets.dsa import dsa_statements
 from risk_pipelines.definitions import defs
+from risk_pipelines.defs.alerting.sensors import risk_alerts_sensor
+from risk_pipelines.defs.dsa.assets import dsa_statements
 from risk_pipelines.runs import materialise_brief, materialise_selection
-from risk_pipelines.sensors.alerts import risk_alerts_sensor
 from tests.conftest import DEMO_END, make_resources, unevaluated_copy
 from tests.dsa_dumps import V2_SAMPLE, sample_dump
 

@@ -15,6 +15,7 @@ import pytest
 
 from risk_pipelines.sources.files import MAX_FIELD_CHARS, RAW_VALUE_CHARS
 from risk_pipelines.sources.hashing import hash_column
+from risk_pipelines.stages.context import StageRun
 from risk_pipelines.stages.ingest import ingest_dataset
 from risk_pipelines.warehouse import Warehouse
 
@@ -255,16 +256,8 @@ def test_bad_input_ends_in_a_clear_verdict_and_the_rows_add_up(case, warehouse_u
     landing = tmp_path / "landing"
     case.deliver(landing)
     warehouse = Warehouse(warehouse_url)
-    report = ingest_dataset(
-        warehouse,
-        "moderation_decisions",
-        landing,
-        list(case.days),
-        platform="own",
-        hash_key="k",
-        run_id="test-run",
-        now=NOW,
-    )
+    run = StageRun(landing, platform="own", hash_key="k", run_id="test-run", now=NOW)
+    report = ingest_dataset(warehouse, "moderation_decisions", list(case.days), run)
     accounting = report.accounting()
     assert accounting["balanced"].all(), accounting.to_string()
     stored = warehouse.read_sql(
@@ -311,10 +304,8 @@ def test_sql_in_a_value_is_stored_as_data_and_the_table_survives(warehouse_url, 
     injected = "DE'; DROP TABLE moderation_decisions;--"
     with_row(decision(900, region=injected))(landing)
     warehouse = Warehouse(warehouse_url)
-    ingest_dataset(
-        warehouse, "moderation_decisions", landing, [DAY],
-        platform="own", hash_key="k", run_id="r", now=NOW,
-    )  # fmt: skip
+    run = StageRun(landing, platform="own", hash_key="k", run_id="r", now=NOW)
+    ingest_dataset(warehouse, "moderation_decisions", [DAY], run)
     assert warehouse.count("moderation_decisions") == GOOD_ROWS
     raw = warehouse.read_sql("SELECT raw_values FROM quarantined_rows")["raw_values"].iloc[0]
     assert json.loads(raw)["region"] == injected
@@ -324,10 +315,8 @@ def test_a_huge_field_is_clipped_in_quarantine(tmp_path):
     landing = tmp_path / "landing"
     write(landing, csv_text([*good_rows(), decision(900, region="x" * (100 * 1024 * 1024))]))
     warehouse = Warehouse(f"sqlite:///{tmp_path / 'w.sqlite'}")
-    ingest_dataset(
-        warehouse, "moderation_decisions", landing, [DAY],
-        platform="own", hash_key="k", run_id="r", now=NOW,
-    )  # fmt: skip
+    run = StageRun(landing, platform="own", hash_key="k", run_id="r", now=NOW)
+    ingest_dataset(warehouse, "moderation_decisions", [DAY], run)
     raw = json.loads(warehouse.read_sql("SELECT raw_values FROM quarantined_rows").iloc[0, 0])
     assert len(raw["region"]) < RAW_VALUE_CHARS + 50 < MAX_FIELD_CHARS
     assert raw["region"].endswith(f"[{100 * 1024 * 1024 - RAW_VALUE_CHARS} more characters]")
@@ -339,10 +328,8 @@ def test_quarantined_rows_keep_user_and_content_ids_only_as_keyed_hashes(tmp_pat
     columns = [*COLUMNS, "content_id"]
     write(landing, csv_text([*good_rows(), rejected], columns) + "u-4711,c-0815,too,few\n")
     warehouse = Warehouse(f"sqlite:///{tmp_path / 'w.sqlite'}")
-    ingest_dataset(
-        warehouse, "moderation_decisions", landing, [DAY],
-        platform="own", hash_key="k", run_id="r", now=NOW,
-    )  # fmt: skip
+    run = StageRun(landing, platform="own", hash_key="k", run_id="r", now=NOW)
+    ingest_dataset(warehouse, "moderation_decisions", [DAY], run)
     stored = warehouse.read_sql("SELECT reason, raw_values FROM quarantined_rows")
     assert len(stored) == 2
     assert not stored["raw_values"].str.contains("u-4711|c-0815").any()

@@ -9,20 +9,18 @@ import dagster as dg
 import pytest
 from PIL import Image
 
-from risk_pipelines.alerting.config import load_alert_config
-from risk_pipelines.alerting.notification.dispatch import dispatch
 from risk_pipelines.alerting.notification.routes import load_routes
+from risk_pipelines.config import PACKAGED_CONFIG_DIR, load_alert_config
 from risk_pipelines.reporting.brief import LEVELS, build_brief
 from risk_pipelines.reporting.chromium import find_chromium, rendered_text
 from risk_pipelines.reporting.publish import publish_brief
 from risk_pipelines.reporting.render import LEVEL_COLOURS, PAGE_WIDTH_PX, render_brief_html
 from risk_pipelines.runs import materialise_brief
-from risk_pipelines.settings import PACKAGED_CONFIG_DIR
 from risk_pipelines.stages.alerts import evaluate_with_config
+from risk_pipelines.stages.delivery import deliver
 from risk_pipelines.warehouse import Warehouse
-from risk_pipelines.warehouse.alerts import queue_notification
 from tests.conftest import DEMO_END, unevaluated_copy
-from tests.receivers import smtp_receiver
+from tests.receivers import queue_leadership_email, smtp_receiver
 
 SQLITE_ONLY = pytest.mark.parametrize("pipeline", ["sqlite"], indirect=True)
 
@@ -102,7 +100,7 @@ def test_the_brief_asset_writes_the_days_page(pipeline):
 
 @SQLITE_ONLY
 def test_the_alert_sensor_requests_the_brief_of_the_newest_day_it_evaluated(pipeline, tmp_path):
-    from risk_pipelines.sensors.alerts import risk_alerts_sensor
+    from risk_pipelines.defs.alerting.sensors import risk_alerts_sensor
 
     resources = unevaluated_copy(pipeline, tmp_path)
 
@@ -122,17 +120,13 @@ def test_the_leadership_email_carries_the_brief_as_html_and_png(pipeline, chromi
     alert_id = int(warehouse.read_sql("SELECT MIN(alert_id) AS a FROM alerts")["a"].iat[0])
     now = dt.datetime(2026, 8, 10, 6, 0)
     with warehouse.engine.begin() as conn:
-        queue_notification(
-            conn, alert_id=alert_id, event="renotify", route="leadership-email",
-            key=f"{alert_id}:renotify:brief-test:leadership-email", severity="high",
-            message="still firing", owners=("risk-analysis",), now=now,
-        )  # fmt: skip
+        queue_leadership_email(conn, alert_id, "renotify", "still firing", now)
     with smtp_receiver() as smtp:
         # The route's address and recipients come from the environment, as in production.
         monkeypatch.setenv("RISK_SMTP_HOST", smtp.host)
         monkeypatch.setenv("RISK_SMTP_PORT", str(smtp.port))
         monkeypatch.setenv("RISK_LEADERSHIP_EMAILS", "head-of-risk@risk.test")
-        report = dispatch(warehouse, routes, now)
+        report = deliver(warehouse, routes, now)
     assert report.sent >= 1
     (message,) = smtp.messages
     attachments = {part.get_filename(): part for part in message.iter_attachments()}

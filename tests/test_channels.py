@@ -7,7 +7,6 @@ import hmac
 
 import pytest
 
-from risk_pipelines.alerting.config import load_alert_config
 from risk_pipelines.alerting.notification.channels import (
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
@@ -19,7 +18,7 @@ from risk_pipelines.alerting.notification.channels import (
 )
 from risk_pipelines.alerting.notification.digest import Digest, DigestItem
 from risk_pipelines.alerting.notification.routes import RouteError, parse_routes
-from risk_pipelines.settings import PACKAGED_CONFIG_DIR
+from risk_pipelines.config import PACKAGED_CONFIG_DIR, load_alert_config
 from tests.receivers import http_receiver, smtp_receiver
 
 NOW = dt.datetime(2026, 3, 10, 9, 0)

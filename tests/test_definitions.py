@@ -13,7 +13,10 @@ from risk_pipelines.domain.taxonomy import ALL, POLICY_CATEGORIES
 from risk_pipelines.warehouse.schema import TABLES
 
 ROOT = Path(__file__).resolve().parents[1]
-GROUPS = {"ingest", "metrics", "forecasting", "indicators", "alerting", "reporting"}
+GROUPS = {
+    "ingest", "dsa", "metrics", "forecasting", "model_selection", "indicators", "alerting",
+    "reporting",
+}  # fmt: skip
 # Assets that are not a warehouse table, and what they are instead.
 NON_TABULAR = {"risk_brief": "an HTML page and its PNG per day"}
 # Assets whose warehouse table has another name.
@@ -66,31 +69,6 @@ def test_every_asset_has_a_description_group_owner_kinds_and_its_tables_column_s
     assert groups == GROUPS
 
 
-def test_the_core_never_imports_dagster():
-    core = [
-        "sources", "warehouse", "metrics", "forecasting", "indicators", "alerting", "reporting",
-    ]  # fmt: skip
-    package_root = ROOT / "risk_pipelines"
-    modules = [p for package in core for p in (package_root / package).rglob("*.py")]
-    modules += [
-        package_root / name
-        for name in (
-            "pipeline.py",
-            "forecast_stages.py",
-            "ingestion.py",
-            "settings.py",
-            "analysis.py",
-            "charts.py",
-            "dsa_ingestion.py",
-        )  # fmt: skip
-    ]
-    # The quality suites and their GX runner are core too; only quality/checks.py wires Dagster.
-    modules += [package_root / "quality" / name for name in ("suite.py", "gx_runner.py")]
-    for path in modules:
-        text = path.read_text()
-        assert "import dagster" not in text and "from dagster" not in text, path
-
-
 def test_importing_the_code_location_does_not_import_great_expectations():
     code = "import sys, risk_pipelines.definitions; print('great_expectations' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -111,3 +89,25 @@ def test_dagster_validates_the_workspace():
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "All code locations passed validation" in result.stderr + result.stdout
+
+
+def test_dg_finds_every_definition_in_the_defs_folder():
+    dg_cli = Path(sys.executable).with_name("dg")
+    env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"}
+    result = subprocess.run(
+        [str(dg_cli), "check", "defs"], cwd=ROOT, capture_output=True, text=True,
+        timeout=180, env=env,
+    )  # fmt: skip
+    assert result.returncode == 0, (result.stdout + result.stderr)[-2000:]
+    assert "All definitions loaded successfully" in result.stdout + result.stderr
+
+
+def test_the_daily_job_runs_its_groups_and_nothing_else():
+    """The daily job selects by group: ingest, metrics, forecasting and indicators, without
+    the weekly selection (its own partitions) or the DSA dumps (their own sensor)."""
+    job = defs.resolve_job_def("daily_risk_job")
+    keys = {key.to_user_string() for key in job.asset_layer.executable_asset_keys}
+    assert keys == {
+        "moderation_decisions", "incidents", "daily_metrics", "metric_forecasts",
+        "forecast_accuracy", "risk_indicators",
+    }  # fmt: skip

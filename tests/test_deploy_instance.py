@@ -8,7 +8,7 @@ import dagster as dg
 import pytest
 import sqlalchemy as sa
 
-from risk_pipelines.assets.dsa import dsa_statements
+from risk_pipelines.defs.dsa.assets import dsa_statements
 from tests.conftest import make_resources, throwaway_postgres_database
 from tests.dsa_dumps import V2_SAMPLE, sample_dump
 

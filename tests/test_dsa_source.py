@@ -11,11 +11,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from risk_pipelines.alerting.config import load_alert_config
-from risk_pipelines.assets.dsa import dsa_statements
+from risk_pipelines.config import PACKAGED_CONFIG_DIR, load_alert_config
+from risk_pipelines.defs.dsa.assets import dsa_statements
+from risk_pipelines.defs.dsa.sensors import dsa_dump_sensor
 from risk_pipelines.runs import materialise_range
-from risk_pipelines.sensors.dsa import dsa_dump_sensor
-from risk_pipelines.settings import PACKAGED_CONFIG_DIR
 from risk_pipelines.sources.dsa_config import DsaConfigError, load_dsa_config
 from risk_pipelines.stages.alerts import evaluate_with_config
 from risk_pipelines.stages.ingest import write_dataset

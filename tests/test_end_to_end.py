@@ -7,10 +7,9 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from risk_pipelines.alerting.config import load_alert_config
+from risk_pipelines.config import PACKAGED_CONFIG_DIR, load_alert_config
+from risk_pipelines.defs.alerting.sensors import risk_alerts_sensor
 from risk_pipelines.runs import materialise_range, materialise_selection
-from risk_pipelines.sensors.alerts import risk_alerts_sensor
-from risk_pipelines.settings import PACKAGED_CONFIG_DIR
 from risk_pipelines.stages.alerts import evaluate_with_config
 from risk_pipelines.stages.forecasts import describe_selection, latest_selection, policy_area_of
 from risk_pipelines.warehouse import Warehouse
@@ -102,7 +101,7 @@ def test_the_sensor_raises_the_injected_surge_and_a_quiet_tick_creates_nothing(p
     notifications_before = warehouse.count("alert_notifications")
     quiet = dg.build_sensor_context(instance=instance, resources=resources, cursor=result.cursor)
     assert isinstance(risk_alerts_sensor(quiet), dg.SkipReason)
-    again = evaluate_with_config(warehouse, resources["pipeline_config"].alert_config())
+    again = evaluate_with_config(warehouse, resources["pipeline_config"].config().alerts)
     assert again.days == []
     assert warehouse.count("alerts") == alerts_before
     assert warehouse.count("alert_notifications") == notifications_before
@@ -110,7 +109,7 @@ def test_the_sensor_raises_the_injected_surge_and_a_quiet_tick_creates_nothing(p
 
 def test_the_proactive_rate_drop_is_detected_while_it_happens(pipeline):
     warehouse = Warehouse(pipeline["url"])
-    evaluate_with_config(warehouse, pipeline["resources"]["pipeline_config"].alert_config())
+    evaluate_with_config(warehouse, pipeline["resources"]["pipeline_config"].config().alerts)
     truth = json.loads((pipeline["landing"] / "ground_truth.json").read_text())
     drop = next(e for e in truth["events"] if e["kind"] == "proactive_rate_drop")
     alerts = warehouse.read_sql(
@@ -130,7 +129,7 @@ INTENDED_RULE = {
 
 def test_each_injected_event_fires_its_rule_within_two_days_of_its_start(pipeline):
     warehouse = Warehouse(pipeline["url"])
-    evaluate_with_config(warehouse, pipeline["resources"]["pipeline_config"].alert_config())
+    evaluate_with_config(warehouse, pipeline["resources"]["pipeline_config"].config().alerts)
     truth = json.loads((pipeline["landing"] / "ground_truth.json").read_text())
     assert {e["kind"] for e in truth["events"]} == set(INTENDED_RULE)
     for event in truth["events"]:
@@ -146,7 +145,7 @@ def test_each_injected_event_fires_its_rule_within_two_days_of_its_start(pipelin
 
 def test_alerts_carry_their_top_contributing_sub_dimensions(pipeline):
     warehouse = Warehouse(pipeline["url"])
-    evaluate_with_config(warehouse, pipeline["resources"]["pipeline_config"].alert_config())
+    evaluate_with_config(warehouse, pipeline["resources"]["pipeline_config"].config().alerts)
     fired = warehouse.read_sql(
         "SELECT rule_id, unique_id, contributors FROM alerts WHERE fired_at IS NOT NULL "
         "AND rule_id NOT LIKE 'data_quality%'"

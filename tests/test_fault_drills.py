@@ -18,17 +18,16 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from risk_pipelines.alerting.notification.dispatch import dispatch
 from risk_pipelines.alerting.notification.routes import load_routes
-from risk_pipelines.assets.common import retry_only_database_errors
+from risk_pipelines.config import PACKAGED_CONFIG_DIR
+from risk_pipelines.defs.shared import retry_only_database_errors
 from risk_pipelines.runs import materialise_range
-from risk_pipelines.settings import PACKAGED_CONFIG_DIR
 from risk_pipelines.sources.demo import DemoSpec, generate_demo_data
+from risk_pipelines.stages.delivery import deliver
 from risk_pipelines.warehouse import Warehouse
-from risk_pipelines.warehouse import alerts as alert_store
 from risk_pipelines.warehouse.schema import alerts
 from tests.conftest import make_resources, throwaway_postgres_database
-from tests.receivers import free_port, http_receiver, smtp_receiver
+from tests.receivers import free_port, http_receiver, queue_leadership_email, smtp_receiver
 from tests.test_alert_lifecycle import indicator_rows
 
 DAY = dt.date(2026, 3, 2)
@@ -126,22 +125,19 @@ def test_a_mail_server_that_is_down_gets_the_digest_later_exactly_once(tmp_path,
                 message="user_reports (scams_and_fraud, DE) tripled",
             )
         ).inserted_primary_key[0]  # fmt: skip
-        alert_store.queue_notification(
-            conn, alert_id=alert_id, event="firing", route="leadership-email",
-            key=f"{alert_id}:firing:leadership-email", severity="high",
-            message="user_reports (scams_and_fraud, DE) tripled", owners=("risk-analysis",),
-            now=now,
-        )  # fmt: skip
+        queue_leadership_email(
+            conn, alert_id, "firing", "user_reports (scams_and_fraud, DE) tripled", now
+        )
     port = free_port()
     monkeypatch.setenv("RISK_SMTP_HOST", "127.0.0.1")
     monkeypatch.setenv("RISK_SMTP_PORT", str(port))
     monkeypatch.setenv("RISK_LEADERSHIP_EMAILS", "head-of-risk@risk.test")
 
-    down = dispatch(warehouse, routes, now)  # nothing listens on the port yet
+    down = deliver(warehouse, routes, now)  # nothing listens on the port yet
     assert down.failed == 1 and down.sent == 0
     with smtp_receiver(port) as smtp:
-        up = dispatch(warehouse, routes, now + dt.timedelta(minutes=1))
-        again = dispatch(warehouse, routes, now + dt.timedelta(minutes=2))
+        up = deliver(warehouse, routes, now + dt.timedelta(minutes=1))
+        again = deliver(warehouse, routes, now + dt.timedelta(minutes=2))
     assert up.sent == 1 and again.sent == 0 and len(smtp.messages) == 1
     trail = warehouse.read_sql("SELECT status FROM alert_notifications ORDER BY notification_id")[
         "status"

@@ -16,6 +16,7 @@ from risk_pipelines.quality.suite import SuiteError, load_suite
 from risk_pipelines.runs import materialise_range
 from risk_pipelines.sources.delivery import assess_freshness
 from risk_pipelines.sources.demo import DemoSpec, generate_demo_data
+from risk_pipelines.stages.context import StageRun
 from risk_pipelines.stages.ingest import KNOWN_COLUMNS, ingest_dataset
 from risk_pipelines.stages.quality_alerts import evaluate_data_quality
 from risk_pipelines.warehouse import Warehouse
@@ -24,10 +25,9 @@ from tests.test_bad_inputs import DAY, GOOD_ROWS, NOW, csv_text, decision, good_
 
 
 def ingest(warehouse, landing, days, dataset="moderation_decisions", now=NOW, docs_dir=None):
-    return ingest_dataset(
-        warehouse, dataset, landing, list(days), platform="own", hash_key="k",
-        run_id="run-1", now=now, docs_dir=docs_dir,
-    )  # fmt: skip
+    run = StageRun(landing, platform="own", hash_key="k", run_id="run-1", now=now,
+                   docs_dir=docs_dir)  # fmt: skip
+    return ingest_dataset(warehouse, dataset, list(days), run)
 
 
 def history(landing: Path, days: int = 10) -> list[dt.date]:
@@ -274,7 +274,7 @@ def test_a_bad_day_blocks_downstream_and_the_check_shows_why(tmp_path):
 
 
 def test_the_data_quality_sensor_raises_missing_days_through_the_alert_table(tmp_path):
-    from risk_pipelines.sensors.data_quality import data_quality_sensor
+    from risk_pipelines.defs.alerting.data_quality_sensor import data_quality_sensor
 
     landing = tmp_path / "landing"
     yesterday = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=3)

@@ -9,7 +9,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from risk_pipelines.execution import ExecutorConfigError, executor_from_environment
+from risk_pipelines.defs.resources import ExecutorConfigError, executor_from_settings
 from risk_pipelines.sources.demo import DemoSpec, generate_demo_data
 from risk_pipelines.stages.forecasts import policy_area_of
 from risk_pipelines.warehouse import Warehouse
@@ -106,19 +106,19 @@ def test_the_daily_job_runs_its_steps_across_two_celery_workers(
 
 def test_the_executor_is_the_deployments_choice(monkeypatch):
     monkeypatch.delenv("RISK_EXECUTOR", raising=False)
-    assert executor_from_environment() is None  # Dagster's multiprocess default
+    assert executor_from_settings() is None  # Dagster's multiprocess default
     monkeypatch.setenv("RISK_EXECUTOR", "in_process")
-    assert executor_from_environment() is dg.in_process_executor
+    assert executor_from_settings() is dg.in_process_executor
     monkeypatch.setenv("RISK_EXECUTOR", "celery")
     monkeypatch.delenv("RISK_CELERY_BROKER", raising=False)
     monkeypatch.setenv("RISK_CELERY_BACKEND", "redis://127.0.0.1:6379/1")
     with pytest.raises(ExecutorConfigError, match="RISK_CELERY_BROKER"):
-        executor_from_environment()
+        executor_from_settings()
     monkeypatch.setenv("RISK_CELERY_BROKER", "redis://:secret@127.0.0.1:6379/0")
-    assert executor_from_environment().name == "celery"
+    assert executor_from_settings().name == "celery"
     monkeypatch.setenv("RISK_EXECUTOR", "kubernetes")
     with pytest.raises(ExecutorConfigError, match="multiprocess, in_process, celery"):
-        executor_from_environment()
+        executor_from_settings()
 
 
 def _logs(folder) -> str:

@@ -11,10 +11,9 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from risk_pipelines.alerting.config import load_alert_config
-from risk_pipelines.resources import explicit_resources
+from risk_pipelines.config import PACKAGED_CONFIG_DIR, load_alert_config
+from risk_pipelines.defs.resources import explicit_resources
 from risk_pipelines.runs import materialise_range
-from risk_pipelines.settings import PACKAGED_CONFIG_DIR
 from risk_pipelines.sources.demo import DemoSpec, generate_demo_data
 from risk_pipelines.stages.alerts import evaluate_with_config
 from risk_pipelines.warehouse import Warehouse

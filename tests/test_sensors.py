@@ -7,11 +7,10 @@ import dagster as dg
 
 from risk_pipelines.alerting.notification.channels import LogChannel
 from risk_pipelines.alerting.notification.routes import DEFAULT_ROUTES
-from risk_pipelines.alerting.run_failures import record_run_failure
-from risk_pipelines.definitions import daily_risk_job
-from risk_pipelines.resources import explicit_resources
-from risk_pipelines.sensors.alerts import pipeline_run_failure_sensor
-from risk_pipelines.sensors.landing import make_landing_sensor
+from risk_pipelines.defs.alerting.sensors import pipeline_run_failure_sensor
+from risk_pipelines.defs.ingest.sensors import landing_sensor
+from risk_pipelines.defs.resources import explicit_resources
+from risk_pipelines.stages.quality_alerts import record_run_failure
 from risk_pipelines.warehouse import Warehouse
 
 
@@ -19,7 +18,7 @@ def test_a_landed_file_requests_its_day_once_and_the_first_tick_only_records(tmp
     landing = tmp_path / "landing"
     (landing / "moderation_decisions").mkdir(parents=True)
     resources = explicit_resources("sqlite://", landing, id_hash_key="k")
-    sensor = make_landing_sensor(daily_risk_job.name)
+    sensor = landing_sensor
     with dg.instance_for_test() as instance:
 
         def tick(cursor):

@@ -7,6 +7,7 @@ import logging
 import pandas as pd
 import pytest
 
+from risk_pipelines.alerting import repository
 from risk_pipelines.alerting.evaluation.rules import parse_rules
 from risk_pipelines.alerting.notification.channels import LogChannel
 from risk_pipelines.alerting.notification.silences import SilenceError, new_silence, parse_matchers
@@ -66,7 +67,7 @@ def test_a_silenced_alert_still_fires_but_its_notification_is_held_back(warehous
     warehouse = Warehouse(warehouse_url)
     silence = new_silence({"region": "DE"}, "ana", "known bot wave, ticket T-1", NOW,
                           NOW + dt.timedelta(days=1))  # fmt: skip
-    silence_id = store.add_silence(warehouse, silence)
+    silence_id = repository.add_silence(warehouse, silence)
     sent = evaluate(warehouse, dt.date(2026, 3, 9), {"DE", "FR"}, caplog)
     assert len(sent) == 1 and "FR" in sent[0]  # DE fired too, but nobody was paged
     firing = store.list_alerts(warehouse, "firing")

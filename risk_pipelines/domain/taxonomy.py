@@ -1,4 +1,4 @@
-"""Canonical vocabularies shared by every layer (DESIGN.md, "Canonical schemas")."""
+"""Canonical vocabularies shared by every layer (docs/architecture.md, "Canonical schemas")."""
 
 from __future__ import annotations
 

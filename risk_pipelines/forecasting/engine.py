@@ -205,15 +205,17 @@ def _forecast_one(task, as_of_days, config: ForecastConfig):
     frames = [
         _rows(
             uid,
-            name,
             out,
             index,
             as_of_days,
             kind,
-            name == primary,
             config,
-            "; ".join([out.note, *(notes if name == primary else [])]).strip("; "),
-            factors if name == primary else (1, 1),
+            _RowLabels(
+                model=name,
+                is_primary=name == primary,
+                note="; ".join([out.note, *(notes if name == primary else [])]).strip("; "),
+                factors=factors if name == primary else (1, 1),
+            ),
         )
         for name, out in outputs.items()
     ]
@@ -245,9 +247,19 @@ def calibrated(bands: dict[str, np.ndarray], factors, kind: str) -> dict[str, np
     return out
 
 
-def _rows(
-    uid, model, out, index, as_of_days, kind, is_primary, config, note, factors
-) -> pd.DataFrame:
+@dataclass(frozen=True)
+class _RowLabels:
+    """What a model's rows say about it: its name, whether it is the series' primary forecast,
+    the note, and the band calibration factors (80 %, 95 %) it gets."""
+
+    model: str
+    is_primary: bool
+    note: str
+    factors: tuple[float, float]
+
+
+def _rows(uid, out, index, as_of_days, kind, config, labels: _RowLabels) -> pd.DataFrame:
+    model, is_primary, note, factors = labels.model, labels.is_primary, labels.note, labels.factors
     last = as_of_days[-1]
     steps = np.arange(1, len(out.mean) + 1)
     as_of = [np.full(len(steps), last.to_datetime64())]

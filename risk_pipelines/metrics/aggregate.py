@@ -1,4 +1,4 @@
-"""Grouped counts -> daily metric series (DESIGN.md "Daily metric series").
+"""Grouped counts -> daily metric series (docs/architecture.md, "Daily metric series").
 
 The counting happens in the database (``warehouse.aggregates``); this module decides what the
 series are: which rates, which zero-filled combinations, which dimensions say ``all``.

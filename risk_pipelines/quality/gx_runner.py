@@ -15,40 +15,25 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
+from risk_pipelines.quality.gx_results import (
+    SAMPLE,
+    ExpectationOutcome,
+    failed_indices,
+    fmt,
+    outcomes_of,
+    plain,
+    render,
+)
+from risk_pipelines.quality.gx_results import outcome as outcome_of
 from risk_pipelines.quality.suite import ExpectationSpec, Suite, SuiteError
 from risk_pipelines.sources.landing import LandingBatch
 from risk_pipelines.sources.profile import partition_profile
 
-_SAMPLE = 5
 # Computed before validation so expectations can bound them (see the suites' comments).
 EVENT_HOURS_INTO_DAY = "event_hours_into_day"
 HOURS_AHEAD_OF_NOW = "hours_ahead_of_now"
-
-
-@dataclass
-class ExpectationOutcome:
-    stage: str  # table | row | partition
-    expectation: str
-    column: str | None
-    success: bool
-    unexpected_count: int
-    unexpected_percent: float
-    sample: list[Any]
-    reason: str
-
-    def as_metadata(self) -> dict:
-        return {
-            "stage": self.stage,
-            "expectation": self.expectation,
-            "column": self.column,
-            "unexpected": self.unexpected_count,
-            "percent": round(self.unexpected_percent, 3),
-            "sample": self.sample,
-            "reason": self.reason,
-        }
 
 
 @dataclass
@@ -156,7 +141,7 @@ def validate_batch(
     if not batch.rows.empty and suite.table_expectations:
         result = _validate(batch.rows.head(1000), suite.table_expectations)
         results.append(("table", result))
-        table = _outcomes("table", suite.table_expectations, result, len(batch.rows))
+        table = outcomes_of("table", suite.table_expectations, result, len(batch.rows))
         outcomes += table
         for o in table:
             if not o.success:
@@ -183,15 +168,15 @@ def validate_batch(
             result = _validate(checked, suite.partition_expectations)
             results.append(("partitions", result))
             for spec, r in zip(suite.partition_expectations, result.results, strict=True):
-                outcome = _outcome("partition", spec, r, len(checked))
+                outcome = outcome_of("partition", spec, r, len(checked))
                 outcomes.append(outcome)
-                for index in _failed_indices(r, len(checked)):
+                for index in failed_indices(r, len(checked)):
                     row = checked.loc[index]
                     observed = row.get(spec.column) if spec.column else None
                     blocked.setdefault(row["ds"], []).append(
-                        f"{spec.reason} (observed {spec.column} = {_fmt(observed)})"
+                        f"{spec.reason} (observed {spec.column} = {fmt(observed)})"
                     )
-    docs = _render(results, docs_dir, suite.name, label) if docs_dir else []
+    docs = render(results, docs_dir, suite.name, label) if docs_dir else []
     passed = [bool(result.success) for _, result in results] if docs_dir else []
     return BatchVerdict(suite.name, outcomes, profile, blocked, quarantined, docs, passed)
 
@@ -212,8 +197,8 @@ def _validate_rows(batch: LandingBatch, suite: Suite, now: dt.datetime):
         for i, r in zip(per_row, result.results, strict=True):
             info = r.result or {}
             counts[i] += int(info.get("unexpected_count") or 0)
-            samples[i] += [_plain(v) for v in info.get("partial_unexpected_list") or []]
-            failing[i].extend(chunk.index[_failed_indices(r, len(chunk))])
+            samples[i] += [plain(v) for v in info.get("partial_unexpected_list") or []]
+            failing[i].extend(chunk.index[failed_indices(r, len(chunk))])
     for columns, members in by_values.items():
         # Each distinct combination of a few low-cardinality columns is validated once and its
         # verdict applies to every row holding it: the same answer as row by row, at a fraction
@@ -227,10 +212,10 @@ def _validate_rows(batch: LandingBatch, suite: Suite, now: dt.datetime):
         result = _validate(distinct, [specs[i] for i in members])
         results.append(("values", result))
         for i, r in zip(members, result.results, strict=True):
-            failed = first_of_group.to_numpy()[_failed_indices(r, len(distinct))]
+            failed = first_of_group.to_numpy()[failed_indices(r, len(distinct))]
             rows = groups.index[groups.isin(failed).to_numpy()]
             counts[i] += len(rows)
-            samples[i] += [_plain(v) for v in (r.result or {}).get("partial_unexpected_list") or []]
+            samples[i] += [plain(v) for v in (r.result or {}).get("partial_unexpected_list") or []]
             failing[i].extend(rows)
     outcomes = []
     quarantined = 0
@@ -243,7 +228,7 @@ def _validate_rows(batch: LandingBatch, suite: Suite, now: dt.datetime):
                 counts[i] == 0,
                 counts[i],
                 100.0 * counts[i] / max(1, len(frame)),
-                samples[i][:_SAMPLE],
+                samples[i][:SAMPLE],
                 spec.reason,
             )
         )
@@ -333,7 +318,7 @@ def validate_frame(
     and return one outcome per expectation."""
     if not specs:
         return []
-    return _outcomes(stage, specs, _validate(frame, specs), len(frame))
+    return outcomes_of(stage, specs, _validate(frame, specs), len(frame))
 
 
 def _validate(frame: pd.DataFrame, specs: list[ExpectationSpec]):
@@ -343,68 +328,7 @@ def _validate(frame: pd.DataFrame, specs: list[ExpectationSpec]):
         suite.add_expectation(build_expectation(spec, position))
     batch = batch_definition.get_batch(batch_parameters={"dataframe": frame})
     result = batch.validate(
-        suite, result_format={"result_format": "COMPLETE", "partial_unexpected_count": _SAMPLE}
+        suite, result_format={"result_format": "COMPLETE", "partial_unexpected_count": SAMPLE}
     )
     result.results.sort(key=lambda r: r.expectation_config.meta["position"])
     return result
-
-
-def _outcomes(stage, specs, result, rows) -> list[ExpectationOutcome]:
-    return [_outcome(stage, s, r, rows) for s, r in zip(specs, result.results, strict=True)]
-
-
-def _outcome(stage: str, spec: ExpectationSpec, r, rows: int) -> ExpectationOutcome:
-    info = r.result or {}
-    observed = info.get("observed_value")
-    sample = info.get("partial_unexpected_list") or ([observed] if observed is not None else [])
-    return ExpectationOutcome(
-        stage,
-        spec.name,
-        spec.column,
-        bool(r.success),
-        int(info.get("unexpected_count") or (0 if r.success else rows)),
-        float(info.get("unexpected_percent") or (0.0 if r.success else 100.0)),
-        [_plain(v) for v in sample[:_SAMPLE]],
-        spec.reason,
-    )
-
-
-def _failed_indices(r, rows: int) -> list[int]:
-    if r.success:
-        return []
-    info = r.result or {}
-    indices = info.get("unexpected_index_list")
-    if indices is None:  # an aggregate expectation: every row of the frame fails with it
-        return list(range(rows))
-    return [i if isinstance(i, int | np.integer) else next(iter(i.values())) for i in indices]
-
-
-def _render(results, docs_dir: Path, suite_name: str, label: str) -> list[Path]:
-    from great_expectations.render.renderer import ValidationResultsPageRenderer
-    from great_expectations.render.view import DefaultJinjaPageView
-
-    folder = Path(docs_dir) / suite_name
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for position, (stage, result) in enumerate(results, 1):
-        for r in result.results:  # row indices are in quarantine already; pages stay small
-            if r.result:
-                r.result.pop("unexpected_index_list", None)
-                r.result.pop("unexpected_list", None)
-        page = DefaultJinjaPageView().render(ValidationResultsPageRenderer().render(result))
-        path = folder / f"{label}-{position:02d}-{stage}.html"
-        path.write_text(page, encoding="utf-8")
-        paths.append(path)
-    return paths
-
-
-def _fmt(value: Any) -> str:
-    if isinstance(value, float):
-        return "n/a" if np.isnan(value) else f"{value:.3g}"
-    return str(value)
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, int | float | str | bool) or value is None:
-        return value
-    return str(value)

@@ -1,4 +1,4 @@
-"""Quality suites as data: one YAML file per source under ``quality/suites/``.
+"""Quality suites as data: one YAML file per source under ``defaults/suites/``.
 
 A suite has three lists of Great Expectations expectations, each entry a GX expectation name
 (snake_case) with its arguments, an optional ``reason`` in plain words, and ``columns:`` to
@@ -23,7 +23,7 @@ from typing import Any
 
 import yaml
 
-SUITES_DIR = Path(__file__).resolve().parent / "suites"
+SUITES_DIR = Path(__file__).resolve().parents[1] / "defaults" / "suites"  # the packaged suites
 SECTIONS = ("table_expectations", "row_expectations", "partition_expectations")
 _ENTRY_KEYS = {"expectation", "columns", "reason"}
 

@@ -17,19 +17,29 @@ from dataclasses import dataclass, field
 import pandas as pd
 import sqlalchemy as sa
 
-from risk_pipelines.alerting.config import AlertConfig
+from risk_pipelines.alerting import repository
 from risk_pipelines.alerting.evaluation import root_cause
 from risk_pipelines.alerting.evaluation.evaluate import evaluate_rule
 from risk_pipelines.alerting.evaluation.rules import Rule
 from risk_pipelines.alerting.evaluation.state import step
 from risk_pipelines.alerting.notification.calendar import Calendar
 from risk_pipelines.alerting.notification.channels import Channel
-from risk_pipelines.alerting.notification.dispatch import DispatchReport, dispatch
+from risk_pipelines.alerting.notification.dispatch import DispatchReport
+from risk_pipelines.alerting.notification.mutes import (
+    HistoryReplayMute,
+    KnownEventMute,
+    NewTrendMute,
+    Notice,
+    SilenceMute,
+    first_mute,
+)
 from risk_pipelines.alerting.notification.routes import DEFAULT_ROUTES, RouteConfig
-from risk_pipelines.alerting.notification.silences import covering
+from risk_pipelines.config import AlertConfig
 from risk_pipelines.domain.catalog import spec_for
+from risk_pipelines.stages.delivery import deliver
 from risk_pipelines.warehouse import alerts as alert_store
 from risk_pipelines.warehouse.aggregates import decision_breakdown
+from risk_pipelines.warehouse.alerts import Notification
 from risk_pipelines.warehouse.forecast_runs import newest_runs
 from risk_pipelines.warehouse.schema import metric_forecasts, risk_indicators
 from risk_pipelines.warehouse.store import Warehouse
@@ -65,6 +75,15 @@ class EvaluationReport:
         )
 
 
+@dataclass(frozen=True)
+class CatchUp:
+    """How far a first evaluation after a long backfill reaches back, and which of its days
+    may still page someone (older changes are recorded as history, not sent)."""
+
+    max_days: int = 90
+    notify_within_days: int = 3
+
+
 def evaluate_pending_days(
     warehouse: Warehouse,
     rules: list[Rule],
@@ -72,43 +91,40 @@ def evaluate_pending_days(
     routes: RouteConfig = DEFAULT_ROUTES,
     calendar: Calendar | None = None,
     now: dt.datetime | None = None,
-    max_catchup_days: int = 90,
-    notify_within_days: int = 3,
     channels: dict[str, Channel] | None = None,
+    catch_up: CatchUp = CatchUp(),
 ) -> EvaluationReport:
     """Evaluate every day with indicators newer than the last evaluated day, then deliver.
 
-    On a first run over a long backfill, only the last ``max_catchup_days`` are evaluated, and
-    only changes on the last ``notify_within_days`` days are sent: replayed history is recorded
-    (notification status ``skipped``) rather than paged to leadership. Whatever earlier calls
-    left undelivered is retried here too, even when there is no new day.
+    On a first run over a long backfill, only the last ``catch_up.max_days`` are evaluated,
+    and only changes on its last ``catch_up.notify_within_days`` days are sent: replayed
+    history is recorded (notification status ``skipped``) rather than paged to leadership.
+    Whatever earlier calls left undelivered is retried here too, even when there is no new day.
     """
     now = now or dt.datetime.now(dt.UTC).replace(tzinfo=None)
     calendar = calendar or Calendar()
     report = EvaluationReport()
     through = alert_store.evaluated_through(warehouse)
     days = _days_with_indicators(warehouse, after=through)
-    if len(days) > max_catchup_days:
-        report.skipped_days = len(days) - max_catchup_days
+    if len(days) > catch_up.max_days:
+        report.skipped_days = len(days) - catch_up.max_days
         log.info("catching up: skipping %d older day(s)", report.skipped_days)
-        days = days[-max_catchup_days:]
+        days = days[-catch_up.max_days :]
     if days:
         lookback = max((r.compare_days for r in rules if r.type == "pct_change"), default=0)
         first = days[0] - dt.timedelta(days=max(lookback, 7))
         indicators = warehouse.read_range("risk_indicators", "ds", first, days[-1])
         longest = max((r.within_days for r in rules if r.type == "forecast_crosses"), default=0)
         forecasts = _full_horizon_forecasts(warehouse, days[0], days[-1], longest)
-        context = _AlertContext(warehouse, indicators, calendar)
+        context = _AlertContext(warehouse, indicators, calendar, routes, now)
         for day in days:
             ts = pd.Timestamp(day)
             today_fc = forecasts[forecasts["as_of"] == ts] if not forecasts.empty else forecasts
-            notify = (days[-1] - day).days < notify_within_days
-            _evaluate_day(
-                warehouse, rules, routes, ts, indicators, today_fc, now, notify, context, report
-            )
+            notify = (days[-1] - day).days < catch_up.notify_within_days
+            _evaluate_day(context, rules, ts, today_fc, notify, report)
             report.days.append(day)
         report.firing_now = len(alert_store.list_alerts(warehouse, "firing"))
-    report.delivery = dispatch(warehouse, routes, now, channels=channels)
+    report.delivery = deliver(warehouse, routes, now, channels)
     report.notifications = report.delivery.sent
     return report
 
@@ -120,18 +136,22 @@ def evaluate_with_config(warehouse: Warehouse, config: AlertConfig, **options) -
     )
 
 
-def _evaluate_day(
-    warehouse, rules, routes, day, indicators, forecasts, now, notify, context, report
-):
+def _evaluate_day(context: _AlertContext, rules, day, forecasts, notify, report) -> None:
+    warehouse, indicators, now = context.warehouse, context.indicators, context.now
     counts = {"opened": 0, "fired": 0, "resolved": 0}
     with warehouse.engine.begin() as conn:
-        open_alerts = alert_store.load_open_alerts(conn)
+        open_alerts = repository.load_open_alerts(conn)
         muted = alert_store.muted_identities(conn, day.date())
-        silences = alert_store.load_silences(conn, now)
+        mutes = (
+            SilenceMute(repository.load_silences(conn, now), now),
+            KnownEventMute(context.calendar),
+            NewTrendMute(muted),
+            HistoryReplayMute(live=notify),
+        )
         for rule in rules:
             evaluation = evaluate_rule(rule, day, indicators, forecasts)
             transitions = step(open_alerts, evaluation, day.date(), muted)
-            states = alert_store.apply_transitions(
+            states = repository.apply_transitions(
                 conn, transitions, day.date(), now, evaluation.dims
             )
             clean = [
@@ -150,8 +170,8 @@ def _evaluate_day(
                     open_alerts[(state.rule_id, state.unique_id)] = state
                 if t.notify:
                     dims = evaluation.dims.get(state.unique_id, {})
-                    _queue(conn, rule, routes, state, t.notify, dims, day, now, notify,
-                           silences, context, report)  # fmt: skip
+                    notice = Notice(rule.id, state.unique_id, dims, day.date(), t.notify)
+                    _queue(conn, context, rule, state, notice, mutes, report)
         firing = sum(1 for a in open_alerts.values() if a.state == "firing")
         alert_store.record_evaluation(
             conn, day.date(), now, rules=len(rules), firing_after=firing, **counts
@@ -161,11 +181,21 @@ def _evaluate_day(
     report.resolved += counts["resolved"]
 
 
-def _queue(conn, rule, routes, state, event, dims, day, now, notify, silences, context, report):
-    """Queue one notification per route that takes it, or record why it is held back."""
+# What each mute status counts towards in the evaluation report.
+_MUTE_COUNTERS = {
+    "silenced": "silenced",
+    "suppressed": "suppressed",
+    "muted": "suppressed",
+    "skipped": "suppressed_history",
+}
+
+
+def _queue(conn, context, rule, state, notice: Notice, mutes, report) -> None:
+    """Queue one notification per route that takes it, or record which mute held it back."""
+    event, day, dims = notice.event, notice.day, dict(notice.dims)
     if event in ("firing", "escalated"):
-        contributors = context.contributors(day, dims, rule.direction)
-        events = context.calendar.on(day.date(), dims)
+        contributors = context.contributors(pd.Timestamp(day), dims, rule.direction)
+        events = context.calendar.on(day, dims)
         annotation = "; ".join(e.describe() for e in events) or None
         alert_store.set_alert_context(
             conn,
@@ -173,46 +203,43 @@ def _queue(conn, rule, routes, state, event, dims, day, now, notify, silences, c
             contributors=json.dumps(contributors) if contributors else None,
             annotation=annotation,
         )
-    else:
-        events = [e for e in context.calendar.on(day.date(), dims) if e.effect == "suppress"]
-    suppressing = next((e for e in events if e.effect == "suppress"), None)
-    silence = covering(silences, rule.id, dims, now)
+    muted = first_mute(mutes, notice)
     for route_name in rule.routes:
-        route = routes.routes.get(route_name)
+        route = context.routes.routes.get(route_name)
         if route is not None and not route.takes(state.severity, dims.get("policy_category")):
             continue
-        status, error = "queued", None
-        if silence is not None:
-            status, error = "silenced", silence.describe()
-            report.silenced += 1
-        elif suppressing is not None:
-            status, error = "suppressed", suppressing.describe()
-            report.suppressed += 1
-        elif not notify:
-            status, error = "skipped", "historical replay: not sent"
-            report.suppressed_history += 1
-        else:
+        if muted is None:
+            status, error = "queued", None
             report.queued += 1
+        else:
+            status, error = muted.status, muted.reason
+            counter = _MUTE_COUNTERS[muted.status]
+            setattr(report, counter, getattr(report, counter) + 1)
         alert_store.queue_notification(
             conn,
-            alert_id=state.alert_id,
-            event=event,
-            route=route_name,
-            key=f"{state.alert_id}:{event}:{day:%Y-%m-%d}:{route_name}",
-            severity=state.severity,
-            message=state.message if event != "resolved" else f"resolved: {state.message}",
-            owners=rule.owners,
-            now=now,
-            status=status,
-            error=error,
+            Notification(
+                alert_id=state.alert_id,
+                event=event,
+                route=route_name,
+                key=f"{state.alert_id}:{event}:{day:%Y-%m-%d}:{route_name}",
+                severity=state.severity,
+                message=state.message if event != "resolved" else f"resolved: {state.message}",
+                owners=rule.owners,
+                status=status,
+                error=error,
+            ),
+            context.now,
         )
 
 
 class _AlertContext:
-    """What an alert carries besides its own numbers: root cause and known events."""
+    """One evaluation's surroundings: where alerts are written and routed, when it runs, and
+    what an alert carries besides its own numbers (root cause and known events)."""
 
-    def __init__(self, warehouse: Warehouse, indicators: pd.DataFrame, calendar: Calendar):
+    def __init__(self, warehouse: Warehouse, indicators: pd.DataFrame, calendar: Calendar,
+                 routes: RouteConfig, now: dt.datetime) -> None:  # fmt: skip
         self.warehouse, self.indicators, self.calendar = warehouse, indicators, calendar
+        self.routes, self.now = routes, now
 
     def contributors(self, day: pd.Timestamp, dims: dict, direction: str) -> list[dict]:
         if not dims:

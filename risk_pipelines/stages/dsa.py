@@ -5,17 +5,19 @@ dsa_* series in daily_metrics, followed platforms' statements in moderation_deci
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import pandas as pd
 import sqlalchemy as sa
 
 from risk_pipelines.quality.dsa_validation import SUITE, validate_dsa_day
-from risk_pipelines.quality.suite import load_suite
-from risk_pipelines.sources.dsa import DSA_SOURCE_PREFIX, DsaDay, read_dump
-from risk_pipelines.sources.dsa_config import DsaConfig
+from risk_pipelines.sources.dsa import DsaDay, read_dump
 from risk_pipelines.sources.dsa_dump import DumpError, find_dump
-from risk_pipelines.sources.dsa_metrics import SOURCE, dsa_daily_metrics
+from risk_pipelines.sources.dsa_metrics import dsa_daily_metrics
+from risk_pipelines.stages.context import StageRun
+from risk_pipelines.stages.shared_partitions import dsa_scope
 from risk_pipelines.warehouse import schema
 from risk_pipelines.warehouse.store import Warehouse
 
@@ -28,11 +30,50 @@ class LoadedDay:
     written: dict
 
 
-def ingest_dsa_day(
-    db: Warehouse, dsa_dir: Path, day: dt.date, config: DsaConfig, hash_key: str
-) -> LoadedDay | str:
+@dataclass
+class DsaReport:
+    """What a range of DSA days came to: the days written, and why each other day was not."""
+
+    dsa_dir: Path
+    deployed: bool
+    loaded: list[LoadedDay] = field(default_factory=list)
+    blocked: dict[dt.date, str] = field(default_factory=dict)
+
+    @property
+    def reads(self) -> list[DsaDay]:
+        return [d.read for d in self.loaded]
+
+    def by_category(self) -> pd.DataFrame:
+        """Statements per policy category over the loaded days, the ten largest."""
+        if not self.loaded:
+            return pd.DataFrame()
+        totals = pd.concat([r.aggregates for r in self.reads], ignore_index=True)
+        return totals.groupby("policy_category")["statements"].sum().nlargest(10).to_frame()
+
+
+def ingest_dsa_days(db: Warehouse, days: Sequence[dt.date], run: StageRun) -> DsaReport:
+    """The DSA stage: each day read, checked and written on its own, so one bad day blocks
+    only itself."""
+    dsa_dir = run.landing_dir / "dsa"
+    report = DsaReport(dsa_dir, deployed=dsa_dir.is_dir())
+    if not report.deployed:
+        return report
+    for day in days:
+        outcome = ingest_dsa_day(db, day, run)
+        if isinstance(outcome, str):
+            report.blocked[day] = outcome
+            run.log.error(f"dsa {day}: {outcome}; nothing written")
+        else:
+            report.loaded.append(outcome)
+    return report
+
+
+def ingest_dsa_day(db: Warehouse, day: dt.date, run: StageRun) -> LoadedDay | str:
     """Read, check and write one day: the day written, or why it was not (nothing of it is
     then written)."""
+    dsa_dir = run.landing_dir / "dsa"
+    config = run.config.dsa
+    hash_key = run.hash_key
     path = find_dump(dsa_dir, day, config.variant)
     if path is None:
         return f"no dump for {day}: {dsa_dir}/sor-global-{day}-full.zip"
@@ -41,18 +82,19 @@ def ingest_dsa_day(
                          platforms=config.platforms)  # fmt: skip
     except DumpError as exc:
         return str(exc)
-    suite = load_suite(SUITE)
+    suite = run.config.suite(SUITE)
     history = recent_totals(db, day, suite.settings.lookback_days)
     verdict = validate_dsa_day(read, history, suite)
     if verdict.blocked:
         return f"{path.name}: {verdict.describe()}"
     written = db.replace_together(
         [
-            ("dsa_statement_counts", read.aggregates.assign(ds=day), {"where": {"ds": day}}),
+            ("dsa_statement_counts", read.aggregates.assign(ds=day),
+             dsa_scope("dsa_statement_counts", day)),
             ("daily_metrics", dsa_daily_metrics(read.aggregates, day),
-             {"where": {"ds": day, "source": SOURCE}}),
+             dsa_scope("daily_metrics", day)),
             ("moderation_decisions", read.rows.assign(ds=day) if len(read.rows) else read.rows,
-             {"where": {"ds": day}, "like": {"source_file": f"{DSA_SOURCE_PREFIX}%"}}),
+             dsa_scope("moderation_decisions", day)),
         ]
     )  # fmt: skip
     return LoadedDay(day, path, read, written)

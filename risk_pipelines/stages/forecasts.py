@@ -32,6 +32,13 @@ from risk_pipelines.warehouse.schema import (
 )
 from risk_pipelines.warehouse.store import Warehouse
 
+# A series with no actual for this long has stopped: it is neither selected nor forecast.
+STALE_AFTER_DAYS = ForecastConfig.stale_after_days
+
+
+class NoMetricsYet(RuntimeError):
+    """Model selection needs daily metrics: the daily job has not run yet."""
+
 
 def kind_of(unique_id: str) -> str:
     return spec_for(split_series_id(unique_id)["metric"]).kind
@@ -153,7 +160,6 @@ def run_model_selection(
     workers: int = 1,
     progress: Callable[[int, int], None] | None = None,
     run_id: str | None = None,
-    stale_after_days: int = ForecastConfig.stale_after_days,
     policy_areas: Collection[str] | None = None,
 ) -> SelectionBuild:
     """Backtest every live series up to ``as_of``, choose its model and calibrate its bands.
@@ -168,7 +174,7 @@ def run_model_selection(
     history = read_history(warehouse, as_of, needed, policy_areas)
     skipped = thin_rate_series(warehouse, as_of, policy_areas=policy_areas)
     last_actual = history.groupby("unique_id")["ds"].max()
-    stale = last_actual[last_actual < pd.Timestamp(as_of) - pd.Timedelta(days=stale_after_days)]
+    stale = last_actual[last_actual < pd.Timestamp(as_of) - pd.Timedelta(days=STALE_AFTER_DAYS)]
     skipped |= {uid: f"series stopped: last actual {ts.date()}" for uid, ts in stale.items()}
     history = history[~history["unique_id"].isin(list(skipped))]
     selection = run_selection(history, kind_of, config, region_of, workers, progress)
@@ -293,3 +299,46 @@ def next_day_accuracy(accuracy: pd.DataFrame) -> dict[str, float]:
         "next_day_coverage_95": float(next_day["covered_95"].mean()),
         "next_day_mase": float(next_day["scaled_error"].mean()),
     }
+
+
+def select_models(
+    warehouse: Warehouse,
+    config: BacktestConfig,
+    workers: int,
+    run_id: str,
+    policy_areas: Collection[str] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> SelectionBuild:
+    """The weekly selection stage, as of the newest day with metrics: backtest, choose and
+    calibrate every live series of ``policy_areas`` (every area when None), and store it."""
+    newest = warehouse.scalar(sa.select(sa.func.max(daily_metrics.c.ds)))
+    if newest is None:
+        raise NoMetricsYet("daily_metrics is empty: materialise the daily job first")
+    as_of = pd.Timestamp(newest).date()
+    build = run_model_selection(
+        warehouse, as_of, config, workers, progress, run_id=run_id, policy_areas=policy_areas
+    )
+    store_selection(warehouse, build)
+    return build
+
+
+def refresh_forecasts(
+    warehouse: Warehouse,
+    days: Sequence[dt.date],
+    config: ForecastConfig,
+    run_id: str,
+    progress: Callable[[int, int], None] | None = None,
+) -> ForecastRun:
+    """The daily forecast stage: every series forecast as of each day with its selected spec,
+    appended as one run (readers take the newest run of each as_of)."""
+    run = run_forecasts(warehouse, days, config, progress, run_id=run_id)
+    warehouse.append_rows("metric_forecasts", run.rows)
+    return run
+
+
+def score_forecasts(warehouse: Warehouse, days: Sequence[dt.date]) -> pd.DataFrame:
+    """The accuracy stage: how the forecasts made before each day did against its actuals,
+    rewritten for the days' range."""
+    rows = build_forecast_accuracy(warehouse, days)
+    warehouse.replace_rows("forecast_accuracy", rows, between=("ds", min(days), max(days)))
+    return rows

@@ -84,3 +84,12 @@ def _forecasts_as_of(warehouse: Warehouse, days: Sequence[dt.date]):
         return []
     frame = frame[frame.groupby("as_of")["horizon"].transform("max") > 1]
     return [(ts.date(), group) for ts, group in frame.groupby("as_of")]
+
+
+def run_indicators(
+    warehouse: Warehouse, days: Sequence[dt.date], capacities: Sequence[ReviewQueue] = ()
+) -> pd.DataFrame:
+    """The indicators stage: build every indicator of ``days`` and rewrite those partitions."""
+    frame = build_indicators(warehouse, days, capacities)
+    warehouse.replace_rows("risk_indicators", frame, where={"ds": sorted(set(days))})
+    return frame

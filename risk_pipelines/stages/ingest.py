@@ -14,16 +14,15 @@ import datetime as dt
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pandas as pd
 import sqlalchemy as sa
 
 from risk_pipelines.quality.gx_runner import BatchVerdict, validate_batch
-from risk_pipelines.quality.suite import load_suite
 from risk_pipelines.sources import landing
 from risk_pipelines.sources.delivery import DeliveryFinding, assess_freshness, assess_schema
-from risk_pipelines.sources.dsa import DSA_SOURCE_PREFIX
+from risk_pipelines.stages.context import StageRun
+from risk_pipelines.stages.shared_partitions import landed_history, own_feed_scope
 from risk_pipelines.warehouse.schema import TABLES, landing_files
 from risk_pipelines.warehouse.store import Warehouse
 
@@ -66,32 +65,39 @@ class IngestReport:
         return [f for f in self.findings if not f.passed]
 
 
+def ingest_source(
+    warehouse: Warehouse, dataset: str, days: Sequence[dt.date], run: StageRun
+) -> IngestReport | None:
+    """The ingest stage of one landing dataset: None when the deployment does not feed it
+    (no ``<landing>/<dataset>/`` folder), else what was loaded, quarantined and blocked."""
+    if not landing.dataset_deployed(run.landing_dir, dataset):
+        return None
+    return ingest_dataset(warehouse, dataset, days, run)
+
+
 def ingest_dataset(
     warehouse: Warehouse,
     dataset: str,
-    landing_dir: Path,
     days: Sequence[dt.date],
+    run: StageRun,
     *,
-    platform: str,
-    hash_key: str = "",
-    run_id: str,
-    now: dt.datetime,
-    docs_dir: Path | None = None,
     store_rows: bool = True,
 ) -> IngestReport:
     """``store_rows=False`` validates and quarantines but leaves writing the accepted rows to
     the caller (landed metrics are written together with the derived ones)."""
     days = sorted(set(days))
-    suite = load_suite(dataset)
-    batch = read_batch(warehouse, dataset, landing_dir, days, platform, hash_key, suite)
+    suite = run.config.suite(dataset)
+    batch = read_batch(warehouse, dataset, days, run, suite)
     history = mix_history(warehouse, dataset, suite.mix_column, days[0], suite.settings)
+    now = run.now
     verdict = validate_batch(
-        batch, suite, history, now=now, docs_dir=docs_dir, label=f"{_stamp(now)}-{run_id[:8]}"
-    )
+        batch, suite, history, now=now, docs_dir=run.docs_dir,
+        label=f"{_stamp(now)}-{run.run_id[:8]}",
+    )  # fmt: skip
     passed = [d for d in days if d not in verdict.blocked]
     rows = batch.rows[batch.rows["ds"].isin(passed)] if not batch.rows.empty else batch.rows
     written = write_dataset(warehouse, dataset, rows, passed) if store_rows else 0
-    quarantined = write_quarantine(warehouse, dataset, batch.rejects, days, run_id, now)
+    quarantined = write_quarantine(warehouse, dataset, batch.rejects, days, run)
     previous = previous_header(warehouse, dataset, days[0])
     findings = assess_freshness(
         batch.files, days, deadline_hours=suite.settings.freshness_deadline_hours, now=now
@@ -99,16 +105,17 @@ def ingest_dataset(
         batch.files, days, known_columns=KNOWN_COLUMNS[dataset], previous_header=previous
     )
     report = IngestReport(dataset, days, batch, verdict, passed, written, quarantined, findings)
-    write_manifest(warehouse, report, run_id, now)
-    write_results(warehouse, report, run_id, now)
+    write_manifest(warehouse, report, run.run_id, now)
+    write_results(warehouse, report, run.run_id, now)
     return report
 
 
-def read_batch(warehouse, dataset, landing_dir, days, platform, hash_key, suite):
+def read_batch(warehouse, dataset, days, run: StageRun, suite):
     loaded = loaded_ids(warehouse, dataset, suite.key, days, suite.settings.duplicate_lookback_days)
+    landing_dir, platform = run.landing_dir, run.platform
     if dataset == "moderation_decisions":
         return landing.read_moderation_decisions(
-            landing_dir, days, platform=platform, hash_key=hash_key, loaded_ids=loaded
+            landing_dir, days, platform=platform, hash_key=run.hash_key, loaded_ids=loaded
         )
     if dataset == "incidents":
         return landing.read_incidents(landing_dir, days, platform=platform, loaded_ids=loaded)
@@ -146,10 +153,9 @@ def mix_history(warehouse, dataset, mix_column, first_day, settings) -> pd.DataF
         .where(table.c.ds.between(start, first_day - dt.timedelta(days=1)))
         .group_by(*keys)
     )
-    if dataset == "daily_metrics":
-        query = query.where(table.c.source == "landed")
-    if dataset == "moderation_decisions":  # our own feed's volume and mix, not the DSA's
-        query = query.where(sa.not_(table.c.source_file.like(f"{DSA_SOURCE_PREFIX}%")))
+    history_filter = landed_history(dataset)
+    if history_filter is not None:
+        query = query.where(history_filter)
     frame = warehouse.read_query(query)
     if not mix_column:
         frame["mix_value"] = "all"
@@ -162,13 +168,11 @@ def write_dataset(warehouse, dataset, rows, days) -> int:
     columns = [c for c in rows.columns if c in TABLES[dataset].c]
     if not days:
         return 0
-    # The DSA source keeps the statements of followed platforms in the same partitions.
-    theirs = {"source_file": f"{DSA_SOURCE_PREFIX}%"} if dataset == "moderation_decisions" else None
-    return warehouse.replace_rows(dataset, rows[columns], where={"ds": days}, not_like=theirs)
+    return warehouse.replace_rows(dataset, rows[columns], **own_feed_scope(dataset, days))
 
 
-def write_quarantine(warehouse, dataset, rejects, days, run_id, now) -> int:
-    frame = rejects.assign(dataset=dataset, run_id=run_id, quarantined_at=now)
+def write_quarantine(warehouse, dataset, rejects, days, run: StageRun) -> int:
+    frame = rejects.assign(dataset=dataset, run_id=run.run_id, quarantined_at=run.now)
     return warehouse.replace_rows(
         "quarantined_rows", frame, where={"dataset": dataset, "ds": list(days)}
     )

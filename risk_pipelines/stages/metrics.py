@@ -16,6 +16,9 @@ from risk_pipelines.metrics.aggregate import (
     derive_incident_outcomes,
 )
 from risk_pipelines.sources import landing
+from risk_pipelines.stages.context import StageRun
+from risk_pipelines.stages.ingest import IngestReport, ingest_dataset
+from risk_pipelines.stages.shared_partitions import own_feed_scope
 from risk_pipelines.warehouse.aggregates import (
     decision_aggregates,
     incident_counts,
@@ -72,3 +75,43 @@ def build_daily_metrics(
         )
     landed_rows = 0 if landed is None else len(landed)
     return MetricsBuild(metrics, derived_rows, landed_rows)
+
+
+@dataclass
+class MetricsReport:
+    """The metrics stage's outcome: what was written, and the landed metrics' own verdicts."""
+
+    days: list[dt.date]
+    writable: list[dt.date]
+    metrics: pd.DataFrame
+    written: int
+    build: MetricsBuild
+    landed: IngestReport | None  # None: no pre-aggregated metrics deployed
+
+    @property
+    def days_blocked(self) -> int:
+        return len(self.days) - len(self.writable)
+
+
+def run_metrics(warehouse: Warehouse, days: Sequence[dt.date], run: StageRun) -> MetricsReport:
+    """Validate the landed pre-aggregated metrics (if deployed), derive the rest from the raw
+    tables, and rewrite our own feed's series of every day the landed suite did not block."""
+    days = sorted(set(days))
+    report = None
+    landed = None
+    if landing.dataset_deployed(run.landing_dir, "daily_metrics"):
+        report = ingest_dataset(warehouse, "daily_metrics", days, run, store_rows=False)
+        landed = report.batch.rows[report.batch.rows["ds"].isin(report.passed_days)]
+    writable = report.passed_days if report else days
+    build = build_daily_metrics(warehouse, run.landing_dir, days, run.platform, landed)
+    metrics = build.metrics
+    if not metrics.empty:
+        metrics = metrics[metrics["ds"].isin(writable)]
+    written = (
+        warehouse.replace_rows(
+            "daily_metrics", metrics, **own_feed_scope("daily_metrics", writable)
+        )
+        if writable
+        else 0
+    )
+    return MetricsReport(days, list(writable), metrics, written, build, report)

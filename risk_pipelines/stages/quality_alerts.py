@@ -1,5 +1,6 @@
-"""Data-quality alerts for data engineers: a blocked day, a late or missing delivery, a changed
-header. Failed checks do not fail runs, so nothing else would tell anyone.
+"""Operational alerts for data engineers: a blocked day, a late or missing delivery, a changed
+header, and a failed pipeline run. Failed checks do not fail runs, so nothing else would tell
+anyone.
 
 Each problem is an alert with identity ``(data_quality.<check>, <dataset>|<day>)`` in the same
 ``alerts`` table and through the same channels as risk alerts, edge-triggered: it fires once
@@ -15,12 +16,16 @@ from pathlib import Path
 import pandas as pd
 import sqlalchemy as sa
 
+from risk_pipelines.alerting import repository
 from risk_pipelines.alerting.notification.channels import Channel
-from risk_pipelines.alerting.notification.dispatch import dispatch
+from risk_pipelines.alerting.notification.dispatch import DispatchReport
 from risk_pipelines.alerting.notification.routes import DEFAULT_ROUTES, RouteConfig
 from risk_pipelines.sources import landing
 from risk_pipelines.sources.delivery import assess_freshness
+from risk_pipelines.stages.context import StageRun
+from risk_pipelines.stages.delivery import deliver
 from risk_pipelines.warehouse import alerts as alert_store
+from risk_pipelines.warehouse.alerts import Notification
 from risk_pipelines.warehouse.schema import alerts, data_quality_results
 from risk_pipelines.warehouse.store import Warehouse
 
@@ -90,7 +95,7 @@ def evaluate_data_quality(
     with warehouse.engine.begin() as conn:
         open_alerts = {
             key: state
-            for key, state in alert_store.load_open_alerts(conn).items()
+            for key, state in repository.load_open_alerts(conn).items()
             if key[0].startswith(RULE_PREFIX)
         }
         for key, message in problems.items():
@@ -124,12 +129,36 @@ def evaluate_data_quality(
         for alert_id, event, severity, message in outbox:
             for route in routes.data_quality_routes:
                 alert_store.queue_notification(
-                    conn, alert_id=alert_id, event=event, route=route,
-                    key=f"{alert_id}:{event}:{route}", severity=severity, message=message,
-                    owners=OWNERS, now=now,
+                    conn,
+                    Notification(
+                        alert_id=alert_id,
+                        event=event,
+                        route=route,
+                        key=f"{alert_id}:{event}:{route}",
+                        severity=severity,
+                        message=message,
+                        owners=OWNERS,
+                    ),
+                    now,
                 )  # fmt: skip
-    report.notifications = dispatch(warehouse, routes, now, channels=channels).sent
+    report.notifications = deliver(warehouse, routes, now, channels).sent
     return report
+
+
+def check_deliveries(warehouse: Warehouse, run: StageRun) -> DataQualityReport:
+    """The operational alert stage: every landing dataset's blocked, late or missing days and
+    changed headers of the last week, judged against its suite's freshness deadline."""
+    deadlines = {
+        dataset: run.config.suite(dataset).settings.freshness_deadline_hours
+        for dataset in landing.DATASETS
+    }
+    return evaluate_data_quality(
+        warehouse,
+        run.config.alerts.routes,
+        landing_dir=run.landing_dir,
+        deadlines=deadlines,
+        now=run.now,
+    )
 
 
 def _still_failing_outside_window(conn, key, now, lookback_days) -> bool:
@@ -155,3 +184,52 @@ def _key(check: str, dataset: str, day: dt.date) -> tuple[str, str]:
 
 def _date(value) -> dt.date:
     return pd.Timestamp(value).date()
+
+
+RUN_FAILURE_RULE = "pipeline.run_failure"
+
+
+def record_run_failure(
+    warehouse: Warehouse,
+    routes: RouteConfig,
+    *,
+    job_name: str,
+    run_id: str,
+    error: str,
+    now: dt.datetime,
+    channels: dict[str, Channel] | None = None,
+) -> DispatchReport | None:
+    """Open a firing alert for the run and notify the data-quality routes; None when this run
+    was already recorded (a sensor re-evaluating the same run repeats nothing)."""
+    unique_id = f"{job_name}|{run_id}"
+    message = f"run {run_id} of {job_name} failed: {error.strip().splitlines()[0][:300]}"
+    with warehouse.engine.begin() as conn:
+        seen = conn.execute(
+            sa.select(alerts.c.alert_id).where(
+                alerts.c.rule_id == RUN_FAILURE_RULE, alerts.c.unique_id == unique_id
+            )
+        ).first()
+        if seen is not None:
+            return None
+        alert_id = conn.execute(
+            sa.insert(alerts).values(
+                rule_id=RUN_FAILURE_RULE, unique_id=unique_id, state="firing", severity="high",
+                first_breach_ds=now.date(), last_evaluated_ds=now.date(), opened_at=now,
+                fired_at=now, breach_count=1, clean_count=0, message=message,
+            )
+        ).inserted_primary_key[0]  # fmt: skip
+        for route in routes.data_quality_routes:
+            alert_store.queue_notification(
+                conn,
+                Notification(
+                    alert_id=alert_id,
+                    event="firing",
+                    route=route,
+                    key=f"{alert_id}:firing:{route}",
+                    severity="high",
+                    message=message,
+                    owners=OWNERS,
+                ),
+                now,
+            )  # fmt: skip
+    return deliver(warehouse, routes, now, channels)

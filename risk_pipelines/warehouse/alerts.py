@@ -1,16 +1,15 @@
-"""Alert state in the warehouse: open alerts in, transitions and notifications out."""
+"""Alert tables in the warehouse as plain rows: open alerts in, alert rows, evaluations,
+notifications and silences out. ``alerting.repository`` maps rows to alerting's objects."""
 
 from __future__ import annotations
 
 import datetime as dt
-import json
+from dataclasses import dataclass
 
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from risk_pipelines.alerting.evaluation.state import AlertState, Transition
-from risk_pipelines.alerting.notification.silences import Silence
 from risk_pipelines.warehouse.schema import (
     alert_evaluations,
     alert_notifications,
@@ -22,28 +21,13 @@ from risk_pipelines.warehouse.store import Warehouse
 OPEN_STATES = ("pending", "firing")
 
 
-def load_open_alerts(conn: Connection) -> dict[tuple[str, str], AlertState]:
-    rows = conn.execute(sa.select(alerts).where(alerts.c.state.in_(OPEN_STATES))).mappings()
-    return {
-        (r["rule_id"], r["unique_id"]): AlertState(
-            r["rule_id"],
-            r["unique_id"],
-            r["state"],
-            r["severity"],
-            r["breach_count"],
-            r["clean_count"],
-            r["observed_value"],
-            r["threshold"],
-            r["message"],
-            r["alert_id"],
-            _date_or_none(r["notified_ds"]),
-            r["escalated_from"],
-        )
-        for r in rows
-    }
+def open_alert_rows(conn: Connection) -> list[dict]:
+    """Every pending or firing alert, one plain row each (alerting's repository maps them)."""
+    query = sa.select(alerts).where(alerts.c.state.in_(OPEN_STATES))
+    return [dict(row) for row in conn.execute(query).mappings()]
 
 
-def _date_or_none(value) -> dt.date | None:
+def date_or_none(value) -> dt.date | None:
     return None if value is None else pd.Timestamp(value).date()
 
 
@@ -52,50 +36,12 @@ def evaluated_through(warehouse: Warehouse) -> dt.date | None:
     return pd.Timestamp(value).date() if value is not None else None
 
 
-def apply_transitions(
-    conn: Connection,
-    transitions: list[Transition],
-    day: dt.date,
-    now: dt.datetime,
-    dims: dict[str, dict[str, str]],
-) -> list[AlertState]:
-    """Write transitions; returns the states after, with alert ids for new alerts."""
-    written = []
-    for t in transitions:
-        after = t.after
-        values = {
-            "state": after.state,
-            "breach_count": after.breach_count,
-            "clean_count": after.clean_count,
-            "observed_value": after.observed_value,
-            "threshold": after.threshold,
-            "message": after.message,
-            "last_evaluated_ds": day,
-            "severity": after.severity,
-            "notified_ds": after.notified_ds,
-            "escalated_from": after.escalated_from,
-        }
-        if t.notify == "firing":
-            values["fired_at"] = now
-        if after.state == "resolved":
-            values["resolved_at"] = now
-        if t.before is None:
-            d = dims.get(after.unique_id, {})
-            values.update(
-                rule_id=after.rule_id,
-                unique_id=after.unique_id,
-                metric=d.get("metric"),
-                policy_category=d.get("policy_category"),
-                region=d.get("region"),
-                first_breach_ds=day,
-                opened_at=now,
-            )
-            alert_id = conn.execute(sa.insert(alerts).values(**values)).inserted_primary_key[0]
-        else:
-            alert_id = t.before.alert_id
-            conn.execute(sa.update(alerts).where(alerts.c.alert_id == alert_id).values(**values))
-        written.append(AlertState(**{**after.__dict__, "alert_id": alert_id}))
-    return written
+def write_alert(conn: Connection, alert_id: int | None, values: dict) -> int:
+    """Insert a new alert row (``alert_id`` None) or update one; returns its id."""
+    if alert_id is None:
+        return int(conn.execute(sa.insert(alerts).values(**values)).inserted_primary_key[0])
+    conn.execute(sa.update(alerts).where(alerts.c.alert_id == alert_id).values(**values))
+    return alert_id
 
 
 def record_evaluation(conn: Connection, day: dt.date, now: dt.datetime, **counts: int) -> None:
@@ -103,35 +49,37 @@ def record_evaluation(conn: Connection, day: dt.date, now: dt.datetime, **counts
     conn.execute(sa.insert(alert_evaluations).values(ds=day, evaluated_at=now, **counts))
 
 
-def queue_notification(
-    conn: Connection,
-    *,
-    alert_id: int,
-    event: str,
-    route: str,
-    key: str,
-    severity: str,
-    message: str,
-    owners: tuple[str, ...],
-    now: dt.datetime,
-    status: str = "queued",
-    error: str | None = None,
-) -> None:
+@dataclass(frozen=True)
+class Notification:
     """The first row of a notification: ``queued`` for the dispatcher, or a final status
-    (``silenced``, ``suppressed``, ``skipped``) with the reason in ``error``."""
+    (``silenced``, ``suppressed``, ``muted``, ``skipped``) with the reason in ``error``."""
+
+    alert_id: int
+    event: str
+    route: str
+    key: str
+    severity: str
+    message: str
+    owners: tuple[str, ...]
+    status: str = "queued"
+    error: str | None = None
+
+
+def queue_notification(conn: Connection, notification: Notification, now: dt.datetime) -> None:
+    n = notification
     conn.execute(
         sa.insert(alert_notifications).values(
-            alert_id=alert_id,
-            event=event,
-            channel=route,
-            status=status,
+            alert_id=n.alert_id,
+            event=n.event,
+            channel=n.route,
+            status=n.status,
             attempts=0,
-            error=error,
+            error=n.error,
             created_at=now,
-            idempotency_key=key,
-            severity=severity,
-            message=message,
-            owners=",".join(owners),
+            idempotency_key=n.key,
+            severity=n.severity,
+            message=n.message,
+            owners=",".join(n.owners),
         )
     )
 
@@ -243,31 +191,18 @@ LABELS = ("confirmed", "false_alarm", "expected", "new_trend")
 REBASELINE_DAYS = 28
 
 
-def add_silence(warehouse: Warehouse, silence: Silence) -> int:
+def insert_silence(warehouse: Warehouse, values: dict) -> int:
+    """A silence row (matcher as JSON, author, comment, starts_at, expires_at); its id."""
     with warehouse.engine.begin() as conn:
-        result = conn.execute(
-            sa.insert(alert_silences).values(
-                matcher=json.dumps(silence.matcher, sort_keys=True),
-                author=silence.author,
-                comment=silence.comment,
-                starts_at=silence.starts_at,
-                expires_at=silence.expires_at,
-            )
-        )
+        result = conn.execute(sa.insert(alert_silences).values(**values))
         return int(result.inserted_primary_key[0])
 
 
-def load_silences(conn: Connection, now: dt.datetime, *, active_only: bool = True) -> list:
+def silence_rows(conn: Connection, now: dt.datetime, *, active_only: bool = True) -> list[dict]:
     query = sa.select(alert_silences).order_by(alert_silences.c.silence_id)
     if active_only:
         query = query.where(alert_silences.c.expires_at > now, alert_silences.c.starts_at <= now)
-    return [
-        Silence(
-            json.loads(row.matcher), row.author, row.comment, row.starts_at, row.expires_at,
-            row.silence_id,
-        )
-        for row in conn.execute(query)
-    ]  # fmt: skip
+    return [dict(row) for row in conn.execute(query).mappings()]
 
 
 def expire_silence(warehouse: Warehouse, silence_id: int, by: str, now: dt.datetime) -> None:

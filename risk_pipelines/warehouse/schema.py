@@ -1,4 +1,4 @@
-"""Table definitions for every table named in DESIGN.md (plus the alert evaluation log).
+"""Table definitions of the warehouse (docs/architecture.md, "Tables"; docs/data_dictionary.md).
 
 Types and keys are explicit, never inferred from a DataFrame. Timestamps are stored as naive
 UTC on every backend so SQLite and PostgreSQL return the same values.

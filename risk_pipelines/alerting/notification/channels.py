@@ -7,7 +7,6 @@ import hashlib
 import hmac
 import json
 import logging
-import os
 import smtplib
 import time
 import urllib.error
@@ -153,10 +152,10 @@ class DisabledChannel:
         return Delivery("skipped", self.reason)
 
 
-def build_channel(route: Route, environ: Mapping[str, str] | None = None) -> Channel:
-    """The channel for a route, with its addresses and secrets read from the environment now
-    (never at import or load time, so a rotated secret is picked up on the next tick)."""
-    environ = os.environ if environ is None else environ
+def build_channel(route: Route, environ: Mapping[str, str]) -> Channel:
+    """The channel for a route, with its addresses and secrets looked up in ``environ`` (the
+    live environment, handed in by the caller when it sends: a rotated secret is picked up on
+    the next tick)."""
     missing = route.missing_env(environ)
     if missing:
         return DisabledChannel(f"route {route.name} disabled: {', '.join(missing)} not set")

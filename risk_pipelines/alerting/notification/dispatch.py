@@ -14,8 +14,8 @@ import datetime as dt
 import json
 import logging
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
 import pandas as pd
 
@@ -48,24 +48,34 @@ ChartBuilder = Callable[[list[DigestItem]], bytes | None]
 AttachmentBuilder = Callable[[list[DigestItem]], list[Attachment]]
 
 
-def dispatch(
-    warehouse: Warehouse,
-    routes: RouteConfig,
-    now: dt.datetime,
-    *,
-    channels: dict[str, Channel] | None = None,
-    chart_for: ChartBuilder | None = None,
-    attachments_for: AttachmentBuilder | None = None,
-    budget_seconds: float = 40.0,
-) -> DispatchReport:
-    """``channels`` overrides the channel of a route by name (tests, benchmarks). Routes not
-    reached within ``budget_seconds`` wait for the next call (a sensor tick must end in time).
-    An email digest carries the most severe alert's chart inline and the daily risk brief as
-    attachments; ``chart_for`` and ``attachments_for`` replace those builders."""
-    from risk_pipelines.reporting.publish import brief_attachments, digest_chart
+def _no_chart(items: list[DigestItem]) -> bytes | None:
+    return None
 
-    chart_for = chart_for or (lambda items: digest_chart(warehouse, items))
-    attachments_for = attachments_for or (lambda items: brief_attachments(warehouse, now))
+
+def _no_attachments(items: list[DigestItem]) -> list[Attachment]:
+    return []
+
+
+@dataclass(frozen=True)
+class DeliveryTools:
+    """What the caller hands the dispatcher, so notification depends on nothing above it:
+    ``environ`` holds the channels' secrets (looked up when sending); an email digest carries
+    ``chart_for``'s chart inline and ``attachments_for``'s files (the daily brief); ``channels``
+    overrides the channel of a route by name (tests, benchmarks); routes not reached within
+    ``budget_seconds`` wait for the next call (a sensor tick must end in time)."""
+
+    environ: Mapping[str, str]
+    chart_for: ChartBuilder = _no_chart
+    attachments_for: AttachmentBuilder = _no_attachments
+    channels: Mapping[str, Channel] = field(default_factory=dict)
+    budget_seconds: float = 40.0
+
+
+def dispatch(
+    warehouse: Warehouse, routes: RouteConfig, now: dt.datetime, tools: DeliveryTools
+) -> DispatchReport:
+    """Send every queued or retryable notification, one digest per route."""
+    channels, budget_seconds = tools.channels, tools.budget_seconds
     started = time.monotonic()
     report = DispatchReport()
     with warehouse.engine.begin() as conn:
@@ -84,10 +94,11 @@ def dispatch(
         elif route is None:
             channel = DisabledChannel(f"route {route_name} is no longer in channels.yaml")
         else:
-            channel = build_channel(route)
+            channel = build_channel(route, tools.environ)
         chart, attachments = None, []
         if route is not None and route.channel == "email":
-            chart, attachments = chart_for(list(items)), attachments_for(list(items))
+            chart = tools.chart_for(list(items))
+            attachments = tools.attachments_for(list(items))
         digest = Digest(route_name, now, items, chart, tuple(attachments))
         delivery = channel.send(digest)
         with warehouse.engine.begin() as conn:

@@ -34,7 +34,6 @@ variable named, so a missing secret shows in ``alert_notifications`` instead of 
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -90,8 +89,7 @@ class Route:
             return False
         return not self.policy_categories or policy_category in self.policy_categories
 
-    def missing_env(self, environ: Mapping[str, str] | None = None) -> list[str]:
-        environ = os.environ if environ is None else environ
+    def missing_env(self, environ: Mapping[str, str]) -> list[str]:
         return [
             self.settings[key]
             for key in _REQUIRED_ENV[self.channel]

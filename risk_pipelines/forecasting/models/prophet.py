@@ -71,9 +71,11 @@ class ProphetModel:
             warnings.filterwarnings("ignore", module="prophet")
             warnings.filterwarnings("ignore", category=FutureWarning)
             model.fit(history)
-            return self._forecast(model, days, window, len(z), offset, horizon, yearly, country)
+            features = {"yearly": yearly, "holidays": country}
+            return self._forecast(model, days, window, len(z), offset, horizon, features)
 
-    def _forecast(self, model, days, window, n, offset, horizon, yearly, country) -> ModelOutput:
+    def _forecast(self, model, days, window, n, offset, horizon, features) -> ModelOutput:
+        yearly, country = features["yearly"], features["holidays"]
         future = pd.DataFrame(
             {"ds": pd.date_range(days[-1] + pd.Timedelta(days=1), periods=horizon, freq="D")}
         )
@@ -99,9 +101,7 @@ class ProphetModel:
         notes = ["yearly seasonality" if yearly else "no yearly seasonality (short history)"]
         if country:
             notes.append(f"{country} holidays")
-        return ModelOutput(
-            mean, sd, fitted, fitted_sd, "; ".join(notes), {"yearly": yearly, "holidays": country}
-        )
+        return ModelOutput(mean, sd, fitted, fitted_sd, "; ".join(notes), dict(features))
 
 
 @cache

@@ -20,7 +20,7 @@ KEYED = "keyed-hash:"
 class Rejects:
     """Collects row-level failures; a row rejected once is excluded from the output. With a
     ``hash_key``, the raw values it keeps show user and content ids only as keyed hashes, like
-    every other table (DESIGN.md: raw ids never reach the warehouse)."""
+    every other table (raw ids never reach the warehouse: docs/architecture.md)."""
 
     def __init__(self, raw: pd.DataFrame, hash_key: str | None = None) -> None:
         self.raw = raw

@@ -1,0 +1,1 @@
+"""Risk indicators: every series' surprise against its forecast, and the derived indicators."""

@@ -1,0 +1,1 @@
+"""The daily risk brief for leadership and the job the alert sensor requests it with."""

@@ -1,1 +1,0 @@
-"""Dagster sensors: alert evaluation after indicators materialise."""
