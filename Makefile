@@ -23,7 +23,7 @@ install: $(BIN)/.installed
 run: install
 	mkdir -p $(DAGSTER_HOME)
 	$(BIN)/risk-pipelines seed-demo
-	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+	$(BIN)/dg dev --host 127.0.0.1 --port 3000
 
 # Lint, then every test; the Postgres tests use the local server and the Celery test the local
 # Redis (each started here if it is down); the brief's test uses headless Chromium (Debian's
