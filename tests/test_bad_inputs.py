@@ -248,6 +248,28 @@ CASES = [
         days=(DAY, DAY + dt.timedelta(1), DAY + dt.timedelta(2)),
     ),
     Case("100 MB single field", huge_field, "quarantined", "user_id", "over the 65,536-character"),
+    # PostgreSQL refuses a NUL in text and would fail the whole day; SQLite would store it.
+    Case(
+        "NUL byte in a field",
+        with_row(decision(900, surface="vid\x00eo")),
+        "quarantined",
+        "surface",
+        "cannot store: a NUL byte at character 4",
+    ),
+    Case(
+        "control character in a field",
+        with_row(decision(900, region="D\x07E")),
+        "quarantined",
+        "region",
+        "the control character U+0007 at character 2",
+    ),
+    Case(
+        "NUL byte in a raw id",
+        with_row(decision(900, user_id="user\x00-900")),
+        "quarantined",
+        "user_id",
+        "a NUL byte at character 5",
+    ),
 ]
 
 
@@ -338,3 +360,22 @@ def test_quarantined_rows_keep_user_and_content_ids_only_as_keyed_hashes(tmp_pat
     assert values["content_id"].startswith("keyed-hash:")
     line = json.loads(stored.loc[stored["reason"].str.contains("field"), "raw_values"].iat[0])
     assert line["_line"].startswith("withheld: may hold raw ids")
+
+
+def test_a_lone_surrogate_is_quarantined_and_stored_escaped():
+    """Arrow-read files cannot hold one, but a frame built in Python can: the row is rejected
+    with its column and the character, and the value kept in quarantine is escaped text."""
+    from risk_pipelines.sources.landing.columns import reject_unstorable_text
+    from risk_pipelines.sources.landing.rejects import Rejects
+
+    raw = pd.DataFrame(
+        {"_day": [DAY, DAY], "source_file": ["f.csv", "f.csv"], "source_row": [1, 2],
+         "title": pd.Series(["fine", "bro\ud800ken"], dtype=object)}
+    )  # fmt: skip
+    rejects = Rejects(raw)
+    reject_unstorable_text(raw, rejects)
+    frame = rejects.frame()
+    assert frame["source_row"].tolist() == [2] and frame["column_name"].tolist() == ["title"]
+    assert "a lone surrogate U+D800 at character 4" in frame["reason"].iat[0]
+    assert json.loads(frame["raw_values"].iat[0])["title"] == "bro\\ud800ken"
+    assert raw.loc[1, "title"] == "bro\\ud800ken"  # nothing after this meets it raw

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import re
 from collections.abc import Hashable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -69,11 +70,24 @@ def file_digest(path: Path) -> str:
     return digest.hexdigest()
 
 
+# Text no database column takes: NUL (PostgreSQL refuses it in text), the other C0 controls
+# but tab, newline and carriage return, DEL, and lone UTF-16 surrogates (not encodable as UTF-8).
+UNSTORABLE_CONTROLS = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
+UNSTORABLE_TEXT = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]"
+_UNSTORABLE = re.compile(UNSTORABLE_TEXT)
+
+
+def storable(text: str) -> str:
+    """``text`` with every character a database cannot store spelled as an escape (``\\x00``,
+    ``\\ud800``), so a quarantined value shows what arrived and can itself be written."""
+    return _UNSTORABLE.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+
+
 def clip(value: object) -> str | None:
     """A raw value as stored in quarantine: text, cut to RAW_VALUE_CHARS with a marker."""
     if value is None or (not isinstance(value, str) and pd.isna(value)):
         return None
-    text = str(value)
+    text = storable(str(value))
     if len(text) <= RAW_VALUE_CHARS:
         return text
     return f"{text[:RAW_VALUE_CHARS]}…[{len(text) - RAW_VALUE_CHARS} more characters]"

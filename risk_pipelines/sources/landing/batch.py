@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from risk_pipelines.sources.files import LandingError, file_digest, read_landing_file
-from risk_pipelines.sources.landing.columns import KNOWN_OPTIONAL
+from risk_pipelines.sources.landing.columns import KNOWN_OPTIONAL, reject_unstorable_text
 from risk_pipelines.sources.landing.layout import partition_files, relative_path
 from risk_pipelines.sources.landing.rejects import Rejects, empty_rejects, reject_records
 
@@ -138,6 +138,7 @@ def read_dataset(landing_dir, dataset, days, normalise, required, hash_key=None)
     raw = pd.concat(raws, ignore_index=True)
     rejects = Rejects(raw, hash_key)
     rejects.add_problems(problems)
+    reject_unstorable_text(raw, rejects)
     rows = normalise(raw, rejects)
     return LandingBatch(dataset, days, rows, rejects.frame(), raw, records, day_errors)
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from risk_pipelines.sources.landing.rejects import Rejects
+from risk_pipelines.sources.files import UNSTORABLE_CONTROLS, UNSTORABLE_TEXT, storable
+from risk_pipelines.sources.landing.rejects import META_COLUMNS, Rejects
 
 DECISION_REQUIRED = (
     "event_id",
@@ -151,3 +152,40 @@ def reject_formula_like(values: pd.Series, column: str, rejects: Rejects) -> Non
 
 def require_text(values: pd.Series, column: str, rejects: Rejects) -> None:
     rejects.add(values.isna(), column, f"{column} is required")
+
+
+def reject_unstorable_text(raw: pd.DataFrame, rejects: Rejects) -> None:
+    """A field holding text no database column takes (a NUL byte, another control character,
+    a lone surrogate) quarantines its row, naming the column and the character, on every
+    backend alike: SQLite would store it, PostgreSQL would fail the whole day on it. The value
+    is then escaped in place, so nothing after this (nor the quarantine row) meets it raw."""
+    for column in raw.columns:
+        values = raw[column]
+        if column in META_COLUMNS or not pd.api.types.is_string_dtype(values):
+            continue
+        # Arrow-backed text is valid UTF-8 by construction: only object columns can hold a
+        # lone surrogate (and Arrow's regex engine has no syntax for one).
+        pattern = UNSTORABLE_TEXT if values.dtype == object else UNSTORABLE_CONTROLS
+        found = values.str.extract(f"({pattern})", expand=False)
+        bad = found.notna()
+        if not bad.any():
+            continue
+        reasons = pd.Series(
+            [
+                f"{column} holds text a database cannot store: {_name(ch)} at character "
+                f"{value.find(ch) + 1}"
+                for value, ch in zip(raw.loc[bad, column], found[bad], strict=True)
+            ],
+            index=raw.index[bad],
+        )
+        rejects.add(bad, column, reasons.reindex(raw.index))
+        raw.loc[bad, column] = raw.loc[bad, column].map(storable)
+
+
+def _name(character: str) -> str:
+    code = ord(character)
+    if code == 0:
+        return "a NUL byte"
+    if 0xD800 <= code <= 0xDFFF:
+        return f"a lone surrogate U+{code:04X}"
+    return f"the control character U+{code:04X}"
