@@ -94,9 +94,9 @@ def build_brief(
         raise ValueError("the warehouse holds no risk indicators yet: run the pipeline first")
     now = now or dt.datetime.now(dt.UTC).replace(tzinfo=None)
     composite = _composite(warehouse, day)
-    today = composite[composite["ds"] == day].set_index("policy_category")
-    before = composite[composite["ds"] == day - dt.timedelta(days=1)].set_index("policy_category")
-    drivers = _drivers(warehouse, day)
+    today = composite[composite["ds"] == day].set_index("area")
+    before = composite[composite["ds"] == day - dt.timedelta(days=1)].set_index("area")
+    drivers = _drivers(warehouse, day, several_platforms=composite["platform"].nunique() > 1)
 
     ranked = today[today["level"] != "ok"].sort_values(
         ["level_rank", "score"], ascending=[False, False]
@@ -136,21 +136,30 @@ def build_brief(
 def _composite(warehouse: Warehouse, day: dt.date) -> pd.DataFrame:
     t = risk_indicators
     frame = warehouse.read_query(
-        sa.select(t.c.ds, t.c.policy_category, t.c.level, t.c.score, t.c.note).where(
+        sa.select(t.c.ds, t.c.platform, t.c.policy_category, t.c.level, t.c.score, t.c.note).where(
             t.c.indicator == "composite_risk",
             t.c.ds.in_([day, day - dt.timedelta(days=1)]),
         )
     )
     frame["ds"] = pd.to_datetime(frame["ds"]).dt.date
+    frame["area"] = _area(frame, frame["platform"].nunique() > 1)
     frame["level_rank"] = frame["level"].map(LEVELS.index)
     return frame
 
 
-def _drivers(warehouse: Warehouse, day: dt.date) -> dict[str, str]:
+def _area(frame: pd.DataFrame, several_platforms: bool) -> pd.Series:
+    """A policy area as the brief names it: its category, and its platform when the warehouse
+    holds several (composite risk is per platform and category; one row per area per day)."""
+    if not several_platforms:
+        return frame["policy_category"]
+    return frame["policy_category"] + " (" + frame["platform"] + ")"
+
+
+def _drivers(warehouse: Warehouse, day: dt.date, several_platforms: bool) -> dict[str, str]:
     """Per policy area, the forecast series with the highest surprise score on the day."""
     t = risk_indicators
     frame = warehouse.read_query(
-        sa.select(t.c.policy_category, t.c.unique_id, t.c.score).where(
+        sa.select(t.c.platform, t.c.policy_category, t.c.unique_id, t.c.score).where(
             t.c.ds == day,
             t.c.indicator == t.c.metric,
             t.c.score.is_not(None),
@@ -159,8 +168,9 @@ def _drivers(warehouse: Warehouse, day: dt.date) -> dict[str, str]:
     )
     if frame.empty:
         return {}
-    best = frame.sort_values("score", ascending=False).drop_duplicates("policy_category")
-    return dict(zip(best["policy_category"], best["unique_id"], strict=True))
+    frame["area"] = _area(frame, several_platforms)
+    best = frame.sort_values("score", ascending=False).drop_duplicates("area")
+    return dict(zip(best["area"], best["unique_id"], strict=True))
 
 
 def _firing(warehouse: Warehouse, day: dt.date, charts: bool) -> list[FiringAlert]:
