@@ -203,6 +203,7 @@ def _demo_data(args) -> int:
 def _run(start: dt.date, end: dt.date, *, alerts: bool) -> int:
     from risk_pipelines.config import load_alert_config
     from risk_pipelines.stages.alerts import evaluate_with_config
+    from risk_pipelines.stages.verdicts import blocked_lines
     from risk_pipelines.warehouse.store import Warehouse, redact_url
 
     settings = load_settings()
@@ -216,17 +217,17 @@ def _run(start: dt.date, end: dt.date, *, alerts: bool) -> int:
     started = time.perf_counter()
     result = materialise_range(start, end)
     elapsed = time.perf_counter() - started
-    if not result.success:
-        failed = [e.step_key for e in result.all_events if e.is_step_failure]
-        print(
-            f"error: run {result.run_id} failed in {failed or 'a blocked check'}; "
-            f"see the run log in the Dagster UI",
-            file=sys.stderr,
-        )
-        return 1
     warehouse = Warehouse(settings.warehouse_url)
+    blocked = blocked_lines(warehouse, result.run_id)
+    if not result.success:
+        # The reason goes last, where a person reads first: blocked days, then failed steps.
+        print(f"error: run {result.run_id} failed after {elapsed:.1f}s", file=sys.stderr)
+        for line in [*blocked, *_step_failures(result)]:
+            print(f"  {line}", file=sys.stderr)
+        return 1
     print(
         f"run {result.run_id} succeeded in {elapsed:.1f}s for {(end - start).days + 1} partition(s)"
+        + (f"; {len(blocked)} day(s) blocked, missing downstream (listed below)" if blocked else "")
     )
     for table in ("moderation_decisions", "incidents", "daily_metrics", "risk_indicators"):
         frame = warehouse.read_sql(
@@ -238,12 +239,25 @@ def _run(start: dt.date, end: dt.date, *, alerts: bool) -> int:
         "SELECT COUNT(DISTINCT unique_id) AS n FROM metric_forecasts WHERE as_of = :d", {"d": end}
     )
     print(f"  {'series forecast':22s} {int(series['n'].iloc[0]):>12,} (as of {end})")
+    status = 0
     if alerts:
         report = evaluate_with_config(warehouse, load_alert_config(settings.config_dir))
         print(f"  alerts: {report.summary()}")
         _print_alerts(warehouse, "firing", 20)
-        return _brief(end)
-    return 0
+        status = _brief(end)
+    for line in blocked:  # last: what a person must act on
+        print(f"  {line}")
+    return status
+
+
+def _step_failures(result) -> list[str]:
+    lines = []
+    for event in result.all_events:
+        if event.is_step_failure:
+            error = event.event_specific_data.error
+            message = (error.message if error else event.message or "").strip().splitlines()
+            lines.append(f"step {event.step_key} failed: {message[0] if message else 'no message'}")
+    return lines
 
 
 def _brief(day: dt.date | None) -> int:

@@ -35,7 +35,7 @@ def test_bad_input_exits_non_zero_with_one_line(env, capsys):
     # nothing has landed at RISK_LANDING_DIR: the run fails and says so
     assert main(["run", "--start", "2026-06-01", "--end", "2026-06-01"]) == 1
     err = capsys.readouterr().err
-    assert "no source is deployed under" in err and "failed in ['daily_metrics']" in err
+    assert "no source is deployed under" in err and "step daily_metrics failed" in err
     with pytest.raises(SystemExit) as exit_info:
         main(["demo-data", "--start", "yesterday", "--end", "2026-06-01"])
     assert exit_info.value.code == 2
@@ -46,3 +46,20 @@ def test_bad_input_exits_non_zero_with_one_line(env, capsys):
 def test_a_date_outside_the_partitions_is_refused(env, capsys):
     assert main(["run", "--start", "2019-01-01", "--end", "2019-01-02"]) == 2
     assert "outside the daily partitions" in capsys.readouterr().err
+
+
+def test_a_blocked_day_is_named_in_the_last_lines(env, capsys):
+    """The day, the dataset, the reason, and the first quarantined row's file, row and column,
+    where a person reads first: at the end, not dozens of lines up in a Dagster log."""
+    from tests.test_bad_inputs import csv_text, decision, good_rows, write
+
+    day = dt.date(2026, 3, 29)
+    bad = [decision(900 + i, day, region="D3") for i in range(10)]  # 5 % of the day
+    write(env / "landing", csv_text([*good_rows(day), *bad]), day=day)
+    assert main(["run", "--start", str(day), "--end", str(day)]) == 1
+    last = capsys.readouterr().err.strip().splitlines()[-3:]
+    blocked = next(line for line in last if "blocked" in line)
+    assert f"blocked {day} moderation_decisions: " in blocked
+    assert "more than 1% of the day's rows are quarantined" in blocked
+    assert f"first quarantined: moderation_decisions/{day}/part-0.csv row " in blocked
+    assert "column region: region is not a two-letter country code" in blocked

@@ -57,7 +57,7 @@ def test_every_quality_check_ran_and_the_demo_passes_them(pipeline):
         f"{asset}_{check}"
         for asset in ("moderation_decisions", "incidents", "daily_metrics")
         for check in ("suite", "freshness", "schema")
-    }
+    } | {"daily_metrics_series", "daily_metrics_category_set"}
     assert set(checks) == expected
     assert all(evaluation.passed for evaluation in checks.values())
 

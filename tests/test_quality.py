@@ -237,7 +237,10 @@ def test_data_engineers_are_alerted_once_and_told_when_it_is_fixed(warehouse_url
     assert set(audit["status"]) == {"queued", "sent"}
 
 
-def test_a_bad_day_blocks_downstream_and_the_check_shows_why(tmp_path):
+def test_a_bad_day_stops_only_itself_and_the_check_shows_why(tmp_path):
+    """In a range, the bad day is blocked and missing downstream while the good day flows on
+    (the check fails with WARN); run alone, as the schedule runs it, it stops its own
+    downstream (ERROR)."""
     day1, day2 = dt.date(2026, 4, 1), dt.date(2026, 4, 2)
     landing = tmp_path / "landing"
     generate_demo_data(DemoSpec(day1, day2, scale=0.05), landing)
@@ -254,7 +257,8 @@ def test_a_bad_day_blocks_downstream_and_the_check_shows_why(tmp_path):
         if e.event_type_value == "ASSET_CHECK_EVALUATION"
     }
     suite = evaluations["moderation_decisions_suite"]
-    assert not result.success and not suite.passed
+    assert result.success and not suite.passed
+    assert suite.severity == dg.AssetCheckSeverity.WARN
     assert list(suite.metadata["blocked_days"].value) == [str(day2)]
     failures = {f["column"]: f for f in suite.metadata["failed_expectations"].value}
     failure = failures["action"]  # the row expectation, and the share it pushed over 1%:
@@ -266,11 +270,22 @@ def test_a_bad_day_blocks_downstream_and_the_check_shows_why(tmp_path):
     assert page.suffix == ".html" and "values must belong to this set" in html
     assert "deleted" in html  # the unexpected value, shown on the rendered page
     succeeded = {e.step_key for e in result.all_events if e.is_step_success}
-    assert "incidents" in succeeded and "daily_metrics" not in succeeded
+    assert {"incidents", "daily_metrics", "risk_indicators"} <= succeeded
     warehouse = Warehouse(url)
     assert warehouse.count("moderation_decisions", {"ds": day1}) > 0
     assert warehouse.count("moderation_decisions", {"ds": day2}) == 0
     assert warehouse.count("quarantined_rows", {"ds": day2}) == failure["unexpected"]
+    assert warehouse.count("daily_metrics", {"ds": day1}) > 0
+    assert warehouse.count("daily_metrics", {"ds": day2}) == 0  # missing, never zeros
+    with dg.instance_for_test() as instance:
+        alone = materialise_range(
+            day2, day2, instance=instance, resources=make_resources(url, landing)
+        )
+    checks = [e.event_specific_data for e in alone.all_events
+              if e.event_type_value == "ASSET_CHECK_EVALUATION"]  # fmt: skip
+    suite = next(c for c in checks if c.check_name == "moderation_decisions_suite")
+    assert not alone.success and suite.severity == dg.AssetCheckSeverity.ERROR
+    assert "daily_metrics" not in {e.step_key for e in alone.all_events if e.is_step_success}
 
 
 def test_the_data_quality_sensor_raises_missing_days_through_the_alert_table(tmp_path):
@@ -289,3 +304,19 @@ def test_the_data_quality_sensor_raises_missing_days_through_the_alert_table(tmp
     assert ("data_quality.freshness", f"moderation_decisions|{missing_day}", "medium") in set(
         firing.itertuples(index=False, name=None)
     )
+
+
+def test_a_dsa_dump_that_does_not_arrive_by_its_deadline_raises_a_freshness_alert(tmp_path):
+    landing = tmp_path / "landing"
+    (landing / "dsa").mkdir(parents=True)
+    now = dt.datetime(2026, 4, 10, 12, 0)
+    (landing / "dsa" / "sor-global-2026-04-07-full.zip").write_bytes(b"")  # arrived
+    report = evaluate_data_quality(
+        Warehouse(f"sqlite:///{tmp_path / 'w.sqlite'}"),
+        channels={"log": LogChannel()},
+        landing_dir=landing,
+        deadlines={"dsa_statements": 30.0},
+        now=now,
+    )
+    missing = sorted(m.split(":")[0] for m in report.fired)
+    assert missing == [f"dsa_statements 2026-04-0{d}" for d in (3, 4, 5, 6, 8, 9)]  # not the 7th

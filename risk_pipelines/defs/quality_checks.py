@@ -17,8 +17,13 @@ from risk_pipelines.stages.ingest import IngestReport
 _SHOWN = 20
 
 
+# The warn-only checks of each ingest, beside its blocking suite check.
+WARN_CHECKS = {"daily_metrics": ("freshness", "schema", "series", "category_set")}
+DEFAULT_WARN_CHECKS = ("freshness", "schema")
+
+
 def ingest_check_specs(asset: str, label: str) -> list[dg.AssetCheckSpec]:
-    return [
+    specs = [
         dg.AssetCheckSpec(
             f"{asset}_suite",
             asset=asset,
@@ -26,7 +31,9 @@ def ingest_check_specs(asset: str, label: str) -> list[dg.AssetCheckSpec]:
             description=f"Great Expectations suite defaults/suites/{label}.yaml: table, row and "
             "partition expectations. Fails when any day is blocked (unreadable file, missing "
             "day, too many quarantined rows, volume or category mix out of band); blocked "
-            "days are not written and nothing downstream runs.",
+            "days are not written and are missing days downstream. With WARN severity while "
+            "other days of the run loaded (they go on); with ERROR, stopping downstream, when "
+            "every day of the run is blocked.",
         ),
         dg.AssetCheckSpec(
             f"{asset}_freshness",
@@ -41,6 +48,39 @@ def ingest_check_specs(asset: str, label: str) -> list[dg.AssetCheckSpec]:
             "previous delivery. Warns only: unknown columns are reported, not loaded.",
         ),
     ]
+    if "series" in WARN_CHECKS.get(label, ()):
+        specs += [
+            dg.AssetCheckSpec(
+                f"{asset}_series",
+                asset=asset,
+                description="Each landed series against the median of its own recent days with "
+                "data: a series that went quiet, dropped below 0.5x or jumped above 2x is named "
+                "(quality/series_checks.py). Warns only: every other series flows on.",
+            ),
+            dg.AssetCheckSpec(
+                f"{asset}_category_set",
+                asset=asset,
+                description="Within each metric, the policy categories and platforms present "
+                "today against recent days, naming those that appeared or vanished (a "
+                "taxonomy change). Warns only.",
+            ),
+        ]
+    return specs
+
+
+def day_verdict_severity(days_blocked: int, days: int) -> dg.AssetCheckSeverity:
+    """How a failed suite check stops the run, and why so.
+
+    A blocked day is never written and is a missing day to every stage after it: the stages
+    gate on the day's verdict in ``data_quality_results``, so a range run (a backfill, ``make
+    run``, ``risk-pipelines run``) goes on for its good days, and the check fails with WARN
+    severity naming the blocked days. Only when every day of the run is blocked (the scheduled
+    one-day run of a bad day) is there nothing to go on with: the check fails with ERROR and,
+    being blocking, stops the run's downstream steps as before. Per-partition checks would have
+    said the same day by day, but would cost a run per day on a two-year backfill."""
+    if days_blocked and days_blocked >= days:
+        return dg.AssetCheckSeverity.ERROR
+    return dg.AssetCheckSeverity.WARN
 
 
 def not_deployed_results(asset: str, note: str) -> list[dg.AssetCheckResult]:
@@ -70,12 +110,12 @@ def ingest_check_results(asset: str, report: IngestReport) -> list[dg.AssetCheck
         dg.AssetCheckResult(
             check_name=f"{asset}_suite",
             passed=not blocked,
-            severity=dg.AssetCheckSeverity.ERROR,
+            severity=day_verdict_severity(len(blocked), len(report.days)),
             description=verdict.describe(),
             metadata=suite_metadata,
         )
     ]
-    for check in ("freshness", "schema"):
+    for check in WARN_CHECKS.get(asset, DEFAULT_WARN_CHECKS):
         findings = [f for f in report.findings if f.check == check]
         failing = [f for f in findings if not f.passed]
         results.append(

@@ -18,12 +18,18 @@ from dataclasses import dataclass, field
 import pandas as pd
 import sqlalchemy as sa
 
+from risk_pipelines.domain.catalog import spec_for
 from risk_pipelines.quality.gx_runner import BatchVerdict, validate_batch
+from risk_pipelines.quality.series_checks import (
+    SERIES_COLUMNS,
+    SeriesCheckSettings,
+    series_findings,
+)
 from risk_pipelines.sources import landing
 from risk_pipelines.sources.delivery import DeliveryFinding, assess_freshness, assess_schema
 from risk_pipelines.stages.context import StageRun
 from risk_pipelines.stages.shared_partitions import landed_history, own_feed_scope
-from risk_pipelines.warehouse.schema import TABLES, landing_files
+from risk_pipelines.warehouse.schema import TABLES, data_quality_results, landing_files
 from risk_pipelines.warehouse.store import Warehouse
 
 KNOWN_COLUMNS = {
@@ -32,6 +38,8 @@ KNOWN_COLUMNS = {
     "daily_metrics": (*landing.METRIC_REQUIRED, *landing.METRIC_OPTIONAL),
 }
 SUITE_CHECK = "suite"
+# Landed pre-aggregated series are judged one by one (quality/series_checks.py), warn only.
+SERIES_CHECKS = SeriesCheckSettings()
 
 
 @dataclass
@@ -104,10 +112,53 @@ def ingest_dataset(
     ) + assess_schema(
         batch.files, days, known_columns=KNOWN_COLUMNS[dataset], previous_header=previous
     )
+    if dataset == "daily_metrics":
+        history = landed_series_history(warehouse, days[0], SERIES_CHECKS.lookback_days)
+        findings += series_findings(batch.rows, history, days, SERIES_CHECKS)
     report = IngestReport(dataset, days, batch, verdict, passed, written, quarantined, findings)
     write_manifest(warehouse, report, run.run_id, now)
     write_results(warehouse, report, run.run_id, now)
     return report
+
+
+def landed_series_history(warehouse: Warehouse, first: dt.date, lookback: int) -> pd.DataFrame:
+    """The landed series' values of the ``lookback`` days before ``first``: what each series
+    is judged against."""
+    t = TABLES["daily_metrics"]
+    query = sa.select(
+        t.c.unique_id, t.c.ds, t.c.value, t.c.metric, t.c.platform, t.c.policy_category
+    ).where(
+        t.c.ds.between(first - dt.timedelta(days=lookback), first - dt.timedelta(days=1)),
+        landed_history("daily_metrics"),
+    )
+    frame = warehouse.read_query(query)
+    if frame.empty:
+        return pd.DataFrame(columns=SERIES_COLUMNS)
+    frame["ds"] = pd.to_datetime(frame["ds"]).dt.date
+    kinds = {m: spec_for(m).kind for m in frame["metric"].unique()}
+    return frame.assign(kind=frame["metric"].map(kinds))[SERIES_COLUMNS]
+
+
+def blocked_days(
+    warehouse: Warehouse, datasets: Sequence[str], days: Sequence[dt.date]
+) -> dict[dt.date, list[str]]:
+    """The per-day gate of every stage after ingest: the days whose newest suite verdict for
+    any of ``datasets`` blocked them, each with its reasons. Such a day was not written, so a
+    stage that derives from it would see an empty day: it must treat it as missing."""
+    if not datasets or not days:
+        return {}
+    t = data_quality_results
+    query = sa.select(t.c.dataset, t.c.ds, t.c.message).where(
+        t.c.check_name == SUITE_CHECK,
+        t.c.passed.is_(False),
+        t.c.dataset.in_(list(datasets)),
+        t.c.ds.in_(sorted(set(days))),
+    )
+    blocked: dict[dt.date, list[str]] = {}
+    for row in warehouse.read_query(query).itertuples(index=False):
+        day = pd.Timestamp(row.ds).date()
+        blocked.setdefault(day, []).append(f"{row.dataset}: {row.message}")
+    return blocked
 
 
 def read_batch(warehouse, dataset, days, run: StageRun, suite):

@@ -17,7 +17,7 @@ from risk_pipelines.metrics.aggregate import (
 )
 from risk_pipelines.sources import landing
 from risk_pipelines.stages.context import StageRun
-from risk_pipelines.stages.ingest import IngestReport, ingest_dataset
+from risk_pipelines.stages.ingest import IngestReport, blocked_days, ingest_dataset
 from risk_pipelines.stages.shared_partitions import own_feed_scope
 from risk_pipelines.warehouse.aggregates import (
     decision_aggregates,
@@ -77,12 +77,16 @@ def build_daily_metrics(
     return MetricsBuild(metrics, derived_rows, landed_rows)
 
 
+RAW_DATASETS = ("moderation_decisions", "incidents")
+
+
 @dataclass
 class MetricsReport:
     """The metrics stage's outcome: what was written, and the landed metrics' own verdicts."""
 
     days: list[dt.date]
     writable: list[dt.date]
+    blocked: dict[dt.date, list[str]]  # days not written, with why
     metrics: pd.DataFrame
     written: int
     build: MetricsBuild
@@ -102,7 +106,13 @@ def run_metrics(warehouse: Warehouse, days: Sequence[dt.date], run: StageRun) ->
     if landing.dataset_deployed(run.landing_dir, "daily_metrics"):
         report = ingest_dataset(warehouse, "daily_metrics", days, run, store_rows=False)
         landed = report.batch.rows[report.batch.rows["ds"].isin(report.passed_days)]
-    writable = report.passed_days if report else days
+    # A day a raw source blocked holds no rows: derived from it, every count would read zero.
+    raw = [d for d in RAW_DATASETS if landing.dataset_deployed(run.landing_dir, d)]
+    blocked = blocked_days(warehouse, raw, days)
+    if report is not None:
+        for day, reasons in report.blocked.items():
+            blocked.setdefault(day, []).extend(f"daily_metrics: {r}" for r in reasons)
+    writable = [d for d in days if d not in blocked]
     build = build_daily_metrics(warehouse, run.landing_dir, days, run.platform, landed)
     metrics = build.metrics
     if not metrics.empty:
@@ -114,4 +124,4 @@ def run_metrics(warehouse: Warehouse, days: Sequence[dt.date], run: StageRun) ->
         if writable
         else 0
     )
-    return MetricsReport(days, list(writable), metrics, written, build, report)
+    return MetricsReport(days, writable, blocked, metrics, written, build, report)

@@ -32,6 +32,12 @@ from risk_pipelines.warehouse.store import Warehouse
 RULE_PREFIX = "data_quality."
 OWNERS = ("team:risk-data-engineering",)
 SEVERITY = {"suite": "critical", "freshness": "medium", "schema": "medium"}
+# Findings the alert rules judge themselves, per series and with state: a series that went
+# quiet raises the `absent` rule once per outage, where a data-quality alert per day would
+# repeat it for every day of the outage.
+RULE_JUDGED_CHECKS = ("series",)
+# The DSA dumps land as <landing>/dsa/sor-global-<day>-full.zip, judged like a landing folder.
+DSA_DATASET = "dsa_statements"
 
 
 @dataclass
@@ -61,22 +67,34 @@ def current_problems(
     t = data_quality_results
     failing = warehouse.read_query(
         sa.select(t.c.dataset, t.c.ds, t.c.check_name, t.c.message).where(
-            t.c.ds >= first, t.c.passed.is_(False)
+            t.c.ds >= first, t.c.passed.is_(False), t.c.check_name.not_in(RULE_JUDGED_CHECKS)
         )
     )
     for row in failing.itertuples(index=False):
         problems[_key(row.check_name, row.dataset, _date(row.ds))] = row.message
     for dataset, deadline in deadlines.items():
-        if not landing.dataset_deployed(landing_dir, dataset):
+        if not _deployed(Path(landing_dir), dataset):
             continue
         days = [first + dt.timedelta(days=i) for i in range((now.date() - first).days)]
-        absent = [d for d in days if not (Path(landing_dir) / dataset / d.isoformat()).is_dir()]
+        absent = [d for d in days if not _arrived(Path(landing_dir), dataset, d)]
         for finding in assess_freshness(
             [], absent, deadline_hours=deadline, now=now, judge_within_days=lookback_days
         ):
             if not finding.passed:
                 problems[_key("freshness", dataset, finding.ds)] = finding.message
     return problems
+
+
+def _arrived(landing_dir: Path, dataset: str, day: dt.date) -> bool:
+    """Whether anything landed for ``day``: its folder, or for the DSA source its dump."""
+    if dataset == DSA_DATASET:
+        return any((landing_dir / "dsa").glob(f"sor-global-{day.isoformat()}-*.zip"))
+    return (landing_dir / dataset / day.isoformat()).is_dir()
+
+
+def _deployed(landing_dir: Path, dataset: str) -> bool:
+    folder = "dsa" if dataset == DSA_DATASET else dataset
+    return (landing_dir / folder).is_dir()
 
 
 def evaluate_data_quality(
@@ -150,7 +168,7 @@ def check_deliveries(warehouse: Warehouse, run: StageRun) -> DataQualityReport:
     changed headers of the last week, judged against its suite's freshness deadline."""
     deadlines = {
         dataset: run.config.suite(dataset).settings.freshness_deadline_hours
-        for dataset in landing.DATASETS
+        for dataset in (*landing.DATASETS, DSA_DATASET)
     }
     return evaluate_data_quality(
         warehouse,

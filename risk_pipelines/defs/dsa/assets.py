@@ -5,6 +5,7 @@ platform, dsa_* series in daily_metrics, and the statements of followed platform
 import dagster as dg
 import pandas as pd
 
+from risk_pipelines.defs.quality_checks import day_verdict_severity
 from risk_pipelines.defs.resources import PipelineConfigResource, WarehouseResource
 from risk_pipelines.defs.shared import (
     DAILY_PARTITIONS,
@@ -94,7 +95,7 @@ def _result(report: DsaReport) -> dg.MaterializeResult:
     check = dg.AssetCheckResult(
         check_name=CHECK,
         passed=passed,
-        severity=dg.AssetCheckSeverity.ERROR,
+        severity=day_verdict_severity(len(blocked), len(blocked) + len(loaded)),
         description=description,
         metadata={
             "days_loaded": len(loaded),

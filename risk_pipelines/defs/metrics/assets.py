@@ -63,6 +63,9 @@ def daily_metrics(
             "dagster/row_count": written,
             "partitions": span(days),
             "days_blocked": report.days_blocked,
+            "blocked_days": dg.MetadataValue.json(
+                {str(d): r for d, r in sorted(report.blocked.items())[:20]}
+            ),
             "series": int(metrics["unique_id"].nunique()) if written else 0,
             "derived_rows": report.build.derived_rows,
             "landed_rows": report.build.landed_rows,
