@@ -63,7 +63,9 @@ def apply(open_alerts, evaluation):
 
 def test_the_packaged_rules_are_valid():
     rules = load_rules(PACKAGED_CONFIG_DIR / "alert_rules.yaml")
-    assert {r.type for r in rules} == {"outside_interval", "forecast_crosses"}
+    assert {r.type for r in rules} == {"outside_interval", "forecast_crosses", "absent"}
+    silent = next(r for r in rules if r.type == "absent")
+    assert not silent.match and silent.renotify_days == 0  # every series, once per outage
 
 
 @pytest.mark.parametrize(

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 
 from risk_pipelines.alerting import repository
 from risk_pipelines.alerting.evaluation import root_cause
+from risk_pipelines.alerting.evaluation.absence import metrics_window_days
 from risk_pipelines.alerting.evaluation.evaluate import evaluate_rule
 from risk_pipelines.alerting.evaluation.rules import Rule
 from risk_pipelines.alerting.evaluation.state import step
@@ -117,6 +118,7 @@ def evaluate_pending_days(
         longest = max((r.within_days for r in rules if r.type == "forecast_crosses"), default=0)
         forecasts = _full_horizon_forecasts(warehouse, days[0], days[-1], longest)
         context = _AlertContext(warehouse, indicators, calendar, routes, now)
+        context.metrics = _metrics_for_absent_rules(warehouse, rules, days)
         for day in days:
             ts = pd.Timestamp(day)
             today_fc = forecasts[forecasts["as_of"] == ts] if not forecasts.empty else forecasts
@@ -149,7 +151,7 @@ def _evaluate_day(context: _AlertContext, rules, day, forecasts, notify, report)
             HistoryReplayMute(live=notify),
         )
         for rule in rules:
-            evaluation = evaluate_rule(rule, day, indicators, forecasts)
+            evaluation = evaluate_rule(rule, day, indicators, forecasts, context.metrics)
             transitions = step(open_alerts, evaluation, day.date(), muted)
             states = repository.apply_transitions(
                 conn, transitions, day.date(), now, evaluation.dims
@@ -240,6 +242,7 @@ class _AlertContext:
                  routes: RouteConfig, now: dt.datetime) -> None:  # fmt: skip
         self.warehouse, self.indicators, self.calendar = warehouse, indicators, calendar
         self.routes, self.now = routes, now
+        self.metrics: pd.DataFrame | None = None  # daily_metrics, for absent rules
 
     def contributors(self, day: pd.Timestamp, dims: dict, direction: str) -> list[dict]:
         if not dims:
@@ -294,6 +297,16 @@ class _AlertContext:
 
 # The raw-table columns a leaf series can be split by (those its series key does not fix).
 RAW_SPLITS = ("surface", "detection_source", "policy_category", "region")
+
+
+def _metrics_for_absent_rules(warehouse: Warehouse, rules, days) -> pd.DataFrame | None:
+    """The daily_metrics rows absent rules look back on: presence is judged on the metrics
+    themselves, since a silent series has no indicator either."""
+    window = max((metrics_window_days(r) for r in rules if r.type == "absent"), default=0)
+    if not window:
+        return None
+    first = days[0] - dt.timedelta(days=window)
+    return warehouse.read_range("daily_metrics", "ds", first, days[-1])
 
 
 def _days_with_indicators(warehouse: Warehouse, after: dt.date | None) -> list[dt.date]:

@@ -75,6 +75,11 @@ def backtest_rule(
             f"rule {rule.id!r} matches no series with data in {start}..{end} "
             f"(match: {dict(rule.match) or 'any'})"
         )
+    if rule.type == "absent":  # judged on the metrics themselves: no forecast to replay
+        episodes = _replay(rule, pd.DataFrame(), pd.DataFrame(), start, end, metrics)
+        episodes["label"] = _labels(warehouse, rule, episodes)
+        series = metrics["unique_id"].nunique()
+        return RuleBacktest(rule, start, end, series, episodes, (end - start).days + 1)
     long = to_long(metrics[["unique_id", "ds", "value"]])
     if rule.type == "forecast_crosses":
         blocks = [
@@ -127,7 +132,7 @@ def _matching_metrics(warehouse, rule: Rule, first: dt.date, last: dt.date) -> p
     return frame
 
 
-def _replay(rule, indicators, forecasts, start, end) -> pd.DataFrame:
+def _replay(rule, indicators, forecasts, start, end, metrics=None) -> pd.DataFrame:
     open_alerts, episodes = {}, []
     started: dict[str, dt.date] = {}
     for day in pd.date_range(start, end):
@@ -137,7 +142,7 @@ def _replay(rule, indicators, forecasts, start, end) -> pd.DataFrame:
         if today_fc is not None and not today_fc.empty:
             today_fc = today_fc.assign(horizon=(today_fc["ds"] - day).dt.days)
         evaluation = evaluate_rule(
-            rule, day, indicators, today_fc if today_fc is not None else pd.DataFrame()
+            rule, day, indicators, today_fc if today_fc is not None else pd.DataFrame(), metrics
         )
         for t in step(open_alerts, evaluation, day.date()):
             key = (t.after.rule_id, t.after.unique_id)

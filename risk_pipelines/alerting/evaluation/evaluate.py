@@ -2,54 +2,22 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import pandas as pd
 
+from risk_pipelines.alerting.evaluation.absence import evaluate_absent
+from risk_pipelines.alerting.evaluation.breaches import (
+    Breach,
+    Evaluation,
+    describe,
+    dims_of,
+    matching,
+)
 from risk_pipelines.alerting.evaluation.rules import LEVEL_SCORES, Rule
-
-
-@dataclass(frozen=True)
-class Breach:
-    observed: float
-    threshold: float
-    message: str
-    score: float | None = None  # the surprise score, where the rule works on one
-
-
-@dataclass(frozen=True)
-class Evaluation:
-    """For one rule and day: every series the rule could judge, and those that breached."""
-
-    rule: Rule
-    evaluated: frozenset[str]
-    breaches: dict[str, Breach]
-    dims: dict[str, dict[str, str]]
-    values: dict[str, float]  # the value the rule compared, per evaluated series
-
-
-DIMS = ["metric", "policy_category", "region", "surface", "platform"]
-
-
-def _matching(rule: Rule, frame: pd.DataFrame) -> pd.DataFrame:
-    mask = pd.Series(True, index=frame.index)
-    if "indicator" in frame:
-        # A rule judges the metric's own indicator unless it names a derived one.
-        mask &= frame["indicator"] == (rule.indicator or frame["metric"])
-    for key, values in rule.match.items():
-        mask &= frame[key].isin(values)
-    return frame[mask]
-
-
-def _describe(row) -> str:
-    where = [row["policy_category"], row["region"], row["surface"]]
-    scope = ", ".join(v for v in where if v != "all") or "all content"
-    return f"{row['metric']} ({scope})"
 
 
 def evaluate_outside_interval(rule: Rule, indicators: pd.DataFrame) -> Evaluation:
     """``indicators``: risk_indicators rows of one day (value, expected, lower, upper, score)."""
-    rows = _matching(rule, indicators)
+    rows = matching(rule, indicators)
     rows = rows[rows["expected"].notna() & rows["score"].notna()]
     breaches = {}
     for row in rows.to_dict("records"):
@@ -66,18 +34,18 @@ def evaluate_outside_interval(rule: Rule, indicators: pd.DataFrame) -> Evaluatio
                 threshold=bound,
                 score=float(row["score"]),
                 message=(
-                    f"{_describe(row)} was {value:,.4g} on {pd.Timestamp(row['ds']):%Y-%m-%d}, "
+                    f"{describe(row)} was {value:,.4g} on {pd.Timestamp(row['ds']):%Y-%m-%d}, "
                     f"{side} the 95% band (expected {expected:,.4g}, bound {bound:,.4g}, "
                     f"{change:+.0%} vs expected)"
                 ),
             )
     values = dict(zip(rows["unique_id"], rows["value"].astype(float), strict=True))
-    return Evaluation(rule, frozenset(rows["unique_id"]), breaches, _dims(rows), values)
+    return Evaluation(rule, frozenset(rows["unique_id"]), breaches, dims_of(rows), values)
 
 
 def evaluate_forecast_crosses(rule: Rule, forecasts: pd.DataFrame) -> Evaluation:
     """``forecasts``: the primary full-horizon forecast rows made as of the evaluated day."""
-    rows = _matching(rule, forecasts)
+    rows = matching(rule, forecasts)
     rows = rows[rows["horizon"] <= rule.within_days]
     if rule.bound == "yhat":
         column = "yhat"
@@ -95,17 +63,17 @@ def evaluate_forecast_crosses(rule: Rule, forecasts: pd.DataFrame) -> Evaluation
                 observed=float(first[column]),
                 threshold=float(rule.threshold),
                 message=(
-                    f"{_describe(first)}: {what} reaches {first[column]:,.4g} on "
+                    f"{describe(first)}: {what} reaches {first[column]:,.4g} on "
                     f"{pd.Timestamp(first['ds']):%Y-%m-%d} (threshold {rule.threshold:,.4g}, "
                     f"within {rule.within_days} days)"
                 ),
             )
-    return Evaluation(rule, frozenset(rows["unique_id"]), breaches, _dims(rows), values)
+    return Evaluation(rule, frozenset(rows["unique_id"]), breaches, dims_of(rows), values)
 
 
 def evaluate_threshold(rule: Rule, indicators: pd.DataFrame) -> Evaluation:
     """The actual itself against a fixed line (e.g. a zero-view removal rate below 60 %)."""
-    rows = _matching(rule, indicators)
+    rows = matching(rule, indicators)
     rows = rows[rows["value"].notna()]
     up = rule.direction == "up"
     breaches = {}
@@ -115,17 +83,17 @@ def evaluate_threshold(rule: Rule, indicators: pd.DataFrame) -> Evaluation:
             breaches[row["unique_id"]] = Breach(
                 value,
                 rule.threshold,
-                f"{_describe(row)} was {value:,.4g} on {pd.Timestamp(row['ds']):%Y-%m-%d}, "
+                f"{describe(row)} was {value:,.4g} on {pd.Timestamp(row['ds']):%Y-%m-%d}, "
                 f"{'at or above' if up else 'at or below'} the threshold {rule.threshold:,.4g}",
             )
     values = dict(zip(rows["unique_id"], rows["value"].astype(float), strict=True))
-    return Evaluation(rule, frozenset(rows["unique_id"]), breaches, _dims(rows), values)
+    return Evaluation(rule, frozenset(rows["unique_id"]), breaches, dims_of(rows), values)
 
 
 def evaluate_pct_change(rule: Rule, today: pd.DataFrame, earlier: pd.DataFrame) -> Evaluation:
     """The change against the same series ``compare_days`` before (``earlier`` holds that day's
     rows), as a fraction; ``min_abs_impact`` gates on the absolute change."""
-    rows = _matching(rule, today)
+    rows = matching(rule, today)
     before = earlier.set_index("unique_id")["value"] if not earlier.empty else pd.Series()
     rows = rows.assign(before=rows["unique_id"].map(before).astype(float))
     rows = rows[rows["value"].notna() & (rows["before"] > 0)]
@@ -139,16 +107,16 @@ def evaluate_pct_change(rule: Rule, today: pd.DataFrame, earlier: pd.DataFrame) 
             breaches[row["unique_id"]] = Breach(
                 change,
                 sign * rule.threshold,
-                f"{_describe(row)} was {value:,.4g} on {pd.Timestamp(row['ds']):%Y-%m-%d}, "
+                f"{describe(row)} was {value:,.4g} on {pd.Timestamp(row['ds']):%Y-%m-%d}, "
                 f"{change:+.0%} against {previous:,.4g} {rule.compare_days} days before "
                 f"(threshold {sign * rule.threshold:+.0%})",
             )
-    return Evaluation(rule, frozenset(values), breaches, _dims(rows), values)
+    return Evaluation(rule, frozenset(values), breaches, dims_of(rows), values)
 
 
 def evaluate_indicator_level(rule: Rule, indicators: pd.DataFrame) -> Evaluation:
     """The indicator's risk level at or above ``level`` (its score past the level's start)."""
-    rows = _matching(rule, indicators)
+    rows = matching(rule, indicators)
     rows = rows[rows["score"].notna()]
     line = LEVEL_SCORES[rule.level]
     breaches = {}
@@ -157,20 +125,27 @@ def evaluate_indicator_level(rule: Rule, indicators: pd.DataFrame) -> Evaluation
             breaches[row["unique_id"]] = Breach(
                 float(row["score"]),
                 line,
-                f"{_describe(row)} is {row['level']} on {pd.Timestamp(row['ds']):%Y-%m-%d} "
+                f"{describe(row)} is {row['level']} on {pd.Timestamp(row['ds']):%Y-%m-%d} "
                 f"(surprise score {row['score']:.1f}; value {row['value']:,.4g} against "
                 f"expected {row['expected']:,.4g})",
                 score=float(row["score"]),
             )
     values = dict(zip(rows["unique_id"], rows["score"].astype(float), strict=True))
-    return Evaluation(rule, frozenset(rows["unique_id"]), breaches, _dims(rows), values)
+    return Evaluation(rule, frozenset(rows["unique_id"]), breaches, dims_of(rows), values)
 
 
 def evaluate_rule(
-    rule: Rule, day: pd.Timestamp, indicators: pd.DataFrame, forecasts: pd.DataFrame
+    rule: Rule,
+    day: pd.Timestamp,
+    indicators: pd.DataFrame,
+    forecasts: pd.DataFrame,
+    metrics: pd.DataFrame | None = None,
 ) -> Evaluation:
     """One rule on one day. ``indicators`` holds at least that day (and, for pct_change, the
-    day ``compare_days`` before); ``forecasts`` the full-horizon forecasts made that day."""
+    day ``compare_days`` before); ``forecasts`` the full-horizon forecasts made that day;
+    ``metrics`` (absent rules) the daily_metrics rows of the rule's window through that day."""
+    if rule.type == "absent":
+        return evaluate_absent(rule, day, metrics if metrics is not None else pd.DataFrame())
     today = indicators[indicators["ds"] == day]
     if rule.type == "outside_interval":
         return evaluate_outside_interval(rule, today)
@@ -182,10 +157,3 @@ def evaluate_rule(
         earlier = indicators[indicators["ds"] == day - pd.Timedelta(days=rule.compare_days)]
         return evaluate_pct_change(rule, today, earlier)
     return evaluate_indicator_level(rule, today)
-
-
-def _dims(rows: pd.DataFrame) -> dict[str, dict[str, str]]:
-    if rows.empty:
-        return {}
-    first = rows.drop_duplicates("unique_id")
-    return {r["unique_id"]: {k: r[k] for k in DIMS} for r in first.to_dict("records")}

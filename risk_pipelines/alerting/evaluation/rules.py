@@ -35,6 +35,13 @@ rules:
     type: indicator_level           # the indicator's risk level (ok < elevated < high < critical)
     level: critical
     recovery_level: elevated        # resolves only once below elevated again
+  - id: series_silent
+    type: absent                    # a series with data on most recent days has none today
+    lookback_days: 28
+    min_presence: 0.8               # data on at least 80 % of those days makes a gap news
+    near_zero: 0                    # optional: a value at or below this counts as no data
+    min_level: 10                   # judge only series whose recent median is at least 10: a
+                                    #   day without a row is routine for a handful a day
 ```
 
 Every rule can also carry:
@@ -68,7 +75,9 @@ from risk_pipelines.alerting.notification.routes import SEVERITIES, load_routes
 from risk_pipelines.domain.series import SERIES_DIMENSIONS
 from risk_pipelines.indicators.surprise import LEVEL_THRESHOLDS
 
-RULE_TYPES = ("outside_interval", "forecast_crosses", "threshold", "pct_change", "indicator_level")
+RULE_TYPES = (
+    "outside_interval", "forecast_crosses", "threshold", "pct_change", "indicator_level", "absent",
+)  # fmt: skip
 # The score at which each risk level starts (indicators/surprise.py documents the levels).
 LEVEL_SCORES = {level: score for level, score in LEVEL_THRESHOLDS}
 
@@ -102,6 +111,10 @@ class Rule:
     escalate_at: float | None = None
     escalate_to: str | None = None
     indicator: str | None = None
+    lookback_days: int = 28
+    min_presence: float = 0.8
+    near_zero: float | None = None
+    min_level: float = 0.0
 
     def matches(self, dims: dict[str, str]) -> bool:
         return all(dims.get(k) in values for k, values in self.match.items())
@@ -195,6 +208,10 @@ _FIELDS = {
     "escalate_at",
     "escalate_to",
     "indicator",
+    "lookback_days",
+    "min_presence",
+    "near_zero",
+    "min_level",
 }
 
 
@@ -235,6 +252,13 @@ def _parse_rule(raw: dict, where: str, known_routes) -> Rule:
                 f"{where}: 'recovery_threshold' {recovery:g} must lie on the safe side of "
                 f"'threshold' {threshold:g} ({'at or below' if up else 'at or above'} it)"
             )
+    if rule_type == "absent":
+        direction = "down"  # present is 1, absent 0: below the line breaches
+    elif any(k in raw for k in ("lookback_days", "min_presence", "near_zero", "min_level")):
+        raise RuleError(
+            f"{where}: 'lookback_days', 'min_presence', 'near_zero' and 'min_level' belong to "
+            "absent rules"
+        )
     level = recovery_level = None
     if rule_type == "indicator_level":
         level = _choice(raw, "level", tuple(LEVEL_SCORES), where, required=True)
@@ -286,7 +310,18 @@ def _parse_rule(raw: dict, where: str, known_routes) -> Rule:
         escalate_at=escalate_at,
         escalate_to=escalate_to,
         indicator=indicator,
+        lookback_days=int(_number(raw, "lookback_days", where, default=28, minimum=7)),
+        min_presence=_presence(raw, where),
+        near_zero=_number(raw, "near_zero", where, default=None, minimum=0.0),
+        min_level=_number(raw, "min_level", where, default=0.0, minimum=0.0),
     )
+
+
+def _presence(raw, where) -> float:
+    value = _number(raw, "min_presence", where, default=0.8, minimum=0.0)
+    if value > 1:
+        raise RuleError(f"{where}: 'min_presence' is a share of days, 0 to 1; got {value}")
+    return value
 
 
 def _choice(raw, key, allowed, where, *, required=False, default=None):
