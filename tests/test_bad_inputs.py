@@ -248,28 +248,17 @@ CASES = [
         days=(DAY, DAY + dt.timedelta(1), DAY + dt.timedelta(2)),
     ),
     Case("100 MB single field", huge_field, "quarantined", "user_id", "over the 65,536-character"),
-    # PostgreSQL refuses a NUL in text and would fail the whole day; SQLite would store it.
-    Case(
-        "NUL byte in a field",
-        with_row(decision(900, surface="vid\x00eo")),
-        "quarantined",
-        "surface",
-        "cannot store: a NUL byte at character 4",
-    ),
-    Case(
-        "control character in a field",
-        with_row(decision(900, region="D\x07E")),
-        "quarantined",
-        "region",
-        "the control character U+0007 at character 2",
-    ),
-    Case(
-        "NUL byte in a raw id",
-        with_row(decision(900, user_id="user\x00-900")),
-        "quarantined",
-        "user_id",
-        "a NUL byte at character 5",
-    ),
+]
+# Text a database cannot store: PostgreSQL refuses a NUL and would fail the whole day on it,
+# SQLite would store it. (column, value, reason) per case.
+UNSTORABLE = {
+    "NUL byte in a field": ("surface", "vid\x00eo", "cannot store: a NUL byte at character 4"),
+    "control character in a field": ("region", "D\x07E", "control character U+0007 at character 2"),
+    "NUL byte in a raw id": ("user_id", "user\x00-900", "a NUL byte at character 5"),
+}
+CASES += [
+    Case(name, with_row(decision(900, **{column: value})), "quarantined", column, reason)
+    for name, (column, value, reason) in UNSTORABLE.items()
 ]
 
 
