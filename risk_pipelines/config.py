@@ -26,6 +26,8 @@ from pathlib import Path
 from risk_pipelines.alerting.evaluation.rules import Rule, load_rules
 from risk_pipelines.alerting.notification.calendar import Calendar, load_calendar
 from risk_pipelines.alerting.notification.routes import RouteConfig, load_routes
+from risk_pipelines.forecasting.backtest import BacktestConfig
+from risk_pipelines.forecasting.engine import ForecastConfig
 from risk_pipelines.forecasting.parallel import default_workers
 from risk_pipelines.indicators.derived import ReviewQueue, load_capacities
 from risk_pipelines.quality.suite import SUITES_DIR, Suite, load_suite
@@ -40,11 +42,11 @@ EXECUTORS = ("multiprocess", "in_process", "celery")
 # nothing: it exists only so the demo runs without set-up. Production sets RISK_ID_HASH_KEY.
 DEMO_ID_HASH_KEY = "demo-only-not-a-secret"
 
-# The candidates of the weekly selection; add "sarimax" to try it (about 0.7 s a fit).
-DEFAULT_SELECTION_MODELS = ("seasonal_naive", "ets", "prophet")
-FORECAST_HORIZON_DAYS = 28
-FORECAST_HISTORY_DAYS = 730
-BACKTEST_WINDOWS = 3
+# The forecasting defaults as forecasting/ writes them (once), named here for the reader.
+DEFAULT_SELECTION_MODELS = BacktestConfig.models
+FORECAST_HORIZON_DAYS = ForecastConfig.horizon
+FORECAST_HISTORY_DAYS = ForecastConfig.history_days
+BACKTEST_WINDOWS = BacktestConfig.windows
 
 # Every environment variable the project reads: name -> what it sets (default).
 ENVIRONMENT: dict[str, str] = {

@@ -48,6 +48,13 @@ BASELINE_MODEL = "seasonal_naive"
 FIT_FAILURES = (ModelFailed, ValueError, IndexError, np.linalg.LinAlgError, RuntimeError)
 
 
+# The forecasting defaults, written once: config.py and the backtests take them from here.
+HORIZON_DAYS = 28
+# Two years: Prophet needs a year and a half to see yearly seasonality; ETS estimates on the
+# newest year and only filters the rest.
+HISTORY_DAYS = 730
+
+
 @dataclass(frozen=True)
 class SeriesSpec:
     """What the weekly selection chose for one series: the model, its estimated parameters
@@ -61,12 +68,10 @@ class SeriesSpec:
 
 @dataclass(frozen=True)
 class ForecastConfig:
-    horizon: int = 28
+    horizon: int = HORIZON_DAYS
     models: tuple[str, ...] = ("seasonal_naive", "ets")
     primary: str = "ets"
-    # Two years: Prophet needs a year and a half to see yearly seasonality; ETS estimates on
-    # the newest year and only filters the rest.
-    history_days: int = 730
+    history_days: int = HISTORY_DAYS
     stale_after_days: int = 7  # a series with no actual for this long has stopped
     min_history_days: int = 28  # younger series get no forecast: four weeks to learn a week
     workers: int = field(default_factory=default_workers)
