@@ -192,6 +192,13 @@ def test_forecast_crosses_fires_when_the_upper_bound_reaches_the_threshold_in_ti
     )[0]
     assert evaluate_forecast_crosses(later, rows).breaches == {}
     assert isinstance(evaluation, Evaluation)
+    # The value a firing alert recovers against: the path's peak, per series, for every series.
+    second = rows.assign(unique_id="overturn_rate|own|violence|all|all", yhat_hi_95=0.1)
+    both = evaluate_forecast_crosses(crossing, pd.concat([rows, second], ignore_index=True))
+    assert both.values == {
+        "overturn_rate|own|all|all|all": pytest.approx(0.34),
+        "overturn_rate|own|violence|all|all": pytest.approx(0.1),
+    }
 
 
 def test_a_pending_alert_needs_real_breaches_to_fire_not_just_the_opening_bound():

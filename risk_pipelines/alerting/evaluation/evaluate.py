@@ -53,9 +53,9 @@ def evaluate_forecast_crosses(rule: Rule, forecasts: pd.DataFrame) -> Evaluation
         column = "yhat_hi_95" if rule.direction == "up" else "yhat_lo_95"
     breaches, values = {}, {}
     for uid, group in rows.groupby("unique_id"):
-        values[uid] = float(group[column].max() if rule.direction == "up" else group[column].min())
-        values = group[column]
-        crossing = values >= rule.threshold if rule.direction == "up" else values <= rule.threshold
+        path = group[column]
+        values[uid] = float(path.max() if rule.direction == "up" else path.min())
+        crossing = path >= rule.threshold if rule.direction == "up" else path <= rule.threshold
         if crossing.any():
             first = group[crossing].sort_values("ds").iloc[0]
             what = "forecast" if rule.bound == "yhat" else "forecast 95% bound"
