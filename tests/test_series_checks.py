@@ -49,7 +49,7 @@ def halve_one_series(frame):
         & (frame["platform"] == "clips")
         & (frame["policy_category"] == "violence")
     )
-    return frame.assign(value=frame["value"].where(~hit, frame["value"] * 0.2))
+    return frame.assign(value=frame["value"].where(~hit, frame["value"] * 0.05))
 
 
 def rename_category(frame):

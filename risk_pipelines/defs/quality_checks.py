@@ -54,7 +54,7 @@ def ingest_check_specs(asset: str, label: str) -> list[dg.AssetCheckSpec]:
                 f"{asset}_series",
                 asset=asset,
                 description="Each landed series against the median of its own recent days with "
-                "data: a series that went quiet, dropped below 0.5x or jumped above 2x is named "
+                "data: a series that went quiet, dropped below 0.2x or jumped above 5x is named "
                 "(quality/series_checks.py). Warns only: every other series flows on.",
             ),
             dg.AssetCheckSpec(

@@ -6,8 +6,8 @@ platform that stops submitting shrinks it, and the day of a healthy series would
 with it. Here each series is judged against its own recent days, and a finding names it:
 
 - ``series``: a series that had data on most recent days has no row today, or its value
-  dropped below ``low`` or rose above ``high`` times the median of its recent days *with data*
-  (so a series back from an outage is judged against its level before the outage);
+  dropped below ``low`` (0.2) or rose above ``high`` (5) times the median of its recent days
+  *with data* (so a series back from an outage is judged against its level before it);
 - ``category_set``: within a metric, the policy categories (and platforms) present today
   against those of recent days, naming those that appeared or vanished (a taxonomy change).
 
@@ -31,8 +31,12 @@ class SeriesCheckSettings:
     lookback_days: int = 28
     min_history_days: int = 7  # days with data before a series is judged at all
     min_presence: float = 0.8  # share of recent days with data that makes a missing row news
-    low: float = 0.5
-    high: float = 2.0
+    # The raw decisions' volume band. Measured on the real DSA counts of 20 platforms (37
+    # landed series, 2024-01..2026-01, 681 judged days): 0.5x-2x named 3,236 moves (one series-day
+    # in eight), 0.2x-5x named 1,321 (one in nineteen), 0.1x-10x 814: the real series are
+    # bursty, and moves inside 0.2x-5x are the forecast bands' to judge, not a feed fault.
+    low: float = 0.2
+    high: float = 5.0
     min_level: float = 20.0  # a count whose recent median is smaller swings too much to judge
     shown: int = 8  # series named per finding; the rest are counted
 
