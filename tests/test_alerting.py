@@ -271,3 +271,53 @@ def test_an_indicator_level_rule_fires_at_its_level_and_recovers_below_the_recov
     scores = [(5.5, "critical"), (3.5, "high"), (1.0, "ok")]
     days = [one_day(f"2026-03-0{i}", 200, s, lvl) for i, (s, lvl) in enumerate(scores, 1)]
     assert drive(r, days) == ["03-01 firing", "03-02 firing", "03-03 resolved"]
+
+
+def test_a_negated_match_watches_a_category_added_later():
+    """`{not: all}` watches every category, including one a taxonomy adds after the rule was
+    written; `"*"` any value; the message names the platform."""
+    rules = parse_rules(
+        {
+            "rules": [
+                {"id": "per_category", "type": "threshold", "severity": "low", "threshold": 10,
+                 "match": {"metric": "user_reports", "policy_category": {"not": "all"}}},
+                {"id": "any_region", "type": "threshold", "severity": "low", "threshold": 10,
+                 "match": {"region": "*", "policy_category": ["violence", "fraud"]}},
+            ]
+        }
+    )  # fmt: skip
+    day = pd.Timestamp("2026-07-02")
+    rows = pd.DataFrame(
+        [
+            {"unique_id": f"user_reports|clips|{c}|all|all", "metric": "user_reports",
+             "platform": "clips", "policy_category": c, "region": "all", "surface": "all",
+             "ds": day, "value": 50.0}
+            for c in ("all", "violence", "fraud")  # fraud: new since the rule was written
+        ]
+    )  # fmt: skip
+    negated = evaluate_rule(rules[0], day, rows, pd.DataFrame())
+    assert sorted(negated.breaches) == [
+        "user_reports|clips|fraud|all|all", "user_reports|clips|violence|all|all",
+    ]  # fmt: skip
+    assert (
+        "user_reports (fraud) on clips was 50"
+        in negated.breaches["user_reports|clips|fraud|all|all"].message
+    )
+    listed = evaluate_rule(rules[1], day, rows, pd.DataFrame())
+    assert len(listed.breaches) == 2
+    assert rules[0].matches({"metric": "user_reports", "policy_category": "brand_new"})
+    assert not rules[0].matches({"metric": "user_reports", "policy_category": "all"})
+
+
+@pytest.mark.parametrize(
+    ("match", "message"),
+    [
+        ({"policy_category": {"except": "all"}}, r"match 'policy_category': a mapping must be"),
+        ({"region": [["DE"]]}, r"match 'region': expected a value or a list"),
+        ({"region": {"not": "*"}}, r"match 'region': expected a value or a list"),
+    ],
+)
+def test_a_malformed_match_is_refused_by_rule_and_dimension(match, message):
+    raw = {"id": "m", "type": "threshold", "severity": "low", "threshold": 1, "match": match}
+    with pytest.raises(RuleError, match=r"rule 'm': " + message):
+        parse_rules({"rules": [raw]})

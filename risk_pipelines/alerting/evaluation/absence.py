@@ -61,7 +61,7 @@ def evaluate_absent(rule: Rule, day: pd.Timestamp, metrics: pd.DataFrame) -> Eva
         breaches[uid] = Breach(
             ABSENT,
             LINE,
-            f"{describe(row)}{_platform(row)} has no data on {day:%Y-%m-%d} (last seen "
+            f"{describe(row)} has no data on {day:%Y-%m-%d} (last seen "
             f"{last_seen:%Y-%m-%d}; data on {int(days_present[uid])} of the "
             f"{rule.lookback_days} days before): a source that went quiet?",
         )
@@ -72,10 +72,6 @@ def evaluate_absent(rule: Rule, day: pd.Timestamp, metrics: pd.DataFrame) -> Eva
         for uid in evaluated
     }  # fmt: skip
     return Evaluation(rule, frozenset(evaluated), breaches, dims, values)
-
-
-def _platform(row) -> str:
-    return f" on {row['platform']}" if row.get("platform") not in (None, "all") else ""
 
 
 def _thin_rates(history: pd.DataFrame) -> set[str]:

@@ -73,7 +73,7 @@ def backtest_rule(
     if metrics.empty:
         raise ValueError(
             f"rule {rule.id!r} matches no series with data in {start}..{end} "
-            f"(match: {dict(rule.match) or 'any'})"
+            f"(match: {({k: m.describe() for k, m in rule.match.items()}) or 'any'})"
         )
     if rule.type == "absent":  # judged on the metrics themselves: no forecast to replay
         episodes = _replay(rule, pd.DataFrame(), pd.DataFrame(), start, end, metrics)
@@ -125,8 +125,10 @@ def _kind(unique_id: str) -> str:
 def _matching_metrics(warehouse, rule: Rule, first: dt.date, last: dt.date) -> pd.DataFrame:
     t = daily_metrics
     conditions = [t.c.ds.between(first, last)]
-    for key, values in rule.match.items():
-        conditions.append(t.c[key].in_(values))
+    for key, matcher in rule.match.items():
+        if matcher.values:
+            values = sorted(matcher.values)
+            conditions.append(t.c[key].not_in(values) if matcher.negate else t.c[key].in_(values))
     frame = warehouse.read_query(sa.select(t).where(*conditions))
     frame["ds"] = pd.to_datetime(frame["ds"])
     return frame

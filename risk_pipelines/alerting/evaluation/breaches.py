@@ -37,15 +37,19 @@ def matching(rule: Rule, frame: pd.DataFrame) -> pd.DataFrame:
     if "indicator" in frame:
         # A rule judges the metric's own indicator unless it names a derived one.
         mask &= frame["indicator"] == (rule.indicator or frame["metric"])
-    for key, values in rule.match.items():
-        mask &= frame[key].isin(values)
+    for key, matcher in rule.match.items():
+        mask &= matcher.mask(frame[key])
     return frame[mask]
 
 
 def describe(row) -> str:
+    """The series in words: the metric, every dimension that is not ``all``, and the platform
+    (which peer, in a deployment that watches several)."""
     where = [row["policy_category"], row["region"], row["surface"]]
     scope = ", ".join(v for v in where if v != "all") or "all content"
-    return f"{row['metric']} ({scope})"
+    platform = row.get("platform")
+    on = f" on {platform}" if platform not in (None, "all") and pd.notna(platform) else ""
+    return f"{row['metric']} ({scope}){on}"
 
 
 def dims_of(rows: pd.DataFrame) -> dict[str, dict[str, str]]:

@@ -4,7 +4,8 @@
 rules:
   - id: report_surge                # unique, stable: it is half of an alert's identity
     type: outside_interval          # or forecast_crosses
-    match: {metric: user_reports}   # any series dimension; a value or a list; omitted = any
+    match: {metric: user_reports}   # any series dimension: a value, a list, "*" (any value) or
+                                    #   {not: value or list}; omitted = any
     direction: up                   # up | down
     min_abs_impact: 10              # outside_interval: distance past the band, in metric units
     min_rel_impact: 0.3             # outside_interval: |actual - expected| / expected
@@ -71,6 +72,7 @@ from typing import Any
 
 import yaml
 
+from risk_pipelines.alerting.evaluation.matchers import Matcher, MatcherError, parse_matcher
 from risk_pipelines.alerting.notification.routes import SEVERITIES, load_routes
 from risk_pipelines.domain.series import SERIES_DIMENSIONS
 from risk_pipelines.indicators.surprise import LEVEL_THRESHOLDS
@@ -91,7 +93,7 @@ class Rule:
     id: str
     type: str
     severity: str
-    match: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    match: dict[str, Matcher] = field(default_factory=dict)
     direction: str = "up"
     min_abs_impact: float = 0.0
     min_rel_impact: float = 0.0
@@ -117,7 +119,7 @@ class Rule:
     min_level: float = 0.0
 
     def matches(self, dims: dict[str, str]) -> bool:
-        return all(dims.get(k) in values for k, values in self.match.items())
+        return all(m.accepts(dims.get(k)) for k, m in self.match.items())
 
     def escalates(self, breach) -> bool:
         """Whether a breach is past ``escalate_at``, on the scale the rule compares: the
@@ -232,10 +234,12 @@ def _parse_rule(raw: dict, where: str, known_routes) -> Rule:
             f"{where}: match on unknown dimension(s) {sorted(bad_dims)}; "
             f"use {list(SERIES_DIMENSIONS)}"
         )
-    match_values = {
-        k: tuple(str(v) for v in (vals if isinstance(vals, list) else [vals]))
-        for k, vals in match.items()
-    }
+    match_values = {}
+    for dimension, raw_match in match.items():
+        try:
+            match_values[dimension] = parse_matcher(raw_match)
+        except MatcherError as exc:
+            raise RuleError(f"{where}: match '{dimension}': {exc}") from None
     threshold = _number(raw, "threshold", where, default=None)
     if rule_type in ("forecast_crosses", "threshold", "pct_change") and threshold is None:
         raise RuleError(f"{where}: {rule_type} needs a numeric 'threshold'")
