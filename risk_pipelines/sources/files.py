@@ -74,13 +74,13 @@ def file_digest(path: Path) -> str:
 # but tab, newline and carriage return, DEL, and lone UTF-16 surrogates (not encodable as UTF-8).
 UNSTORABLE_CONTROLS = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
 UNSTORABLE_TEXT = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]"
-_UNSTORABLE = re.compile(UNSTORABLE_TEXT)
+UNSTORABLE = re.compile(UNSTORABLE_TEXT)
 
 
 def storable(text: str) -> str:
     """``text`` with every character a database cannot store spelled as an escape (``\\x00``,
     ``\\ud800``), so a quarantined value shows what arrived and can itself be written."""
-    return _UNSTORABLE.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+    return UNSTORABLE.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
 
 
 def clip(value: object) -> str | None:

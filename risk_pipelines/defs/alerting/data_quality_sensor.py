@@ -21,7 +21,7 @@ def data_quality_sensor(
     warehouse: WarehouseResource,
     pipeline_config: PipelineConfigResource,
 ) -> dg.SkipReason:
-    run = pipeline_config.stage_run(f"sensor:{context.cursor or 'tick'}", context.log)
+    run = pipeline_config.stage_run("data_quality_sensor", context.log)
     report = check_deliveries(warehouse.get(), run)
     context.log.info(report.summary())
     return dg.SkipReason(report.summary())

@@ -5,7 +5,12 @@ from __future__ import annotations
 
 import pandas as pd
 
-from risk_pipelines.sources.files import UNSTORABLE_CONTROLS, UNSTORABLE_TEXT, storable
+from risk_pipelines.sources.files import (
+    UNSTORABLE,
+    UNSTORABLE_CONTROLS,
+    UNSTORABLE_TEXT,
+    storable,
+)
 from risk_pipelines.sources.landing.rejects import META_COLUMNS, Rejects
 
 DECISION_REQUIRED = (
@@ -166,15 +171,17 @@ def reject_unstorable_text(raw: pd.DataFrame, rejects: Rejects) -> None:
         # Arrow-backed text is valid UTF-8 by construction: only object columns can hold a
         # lone surrogate (and Arrow's regex engine has no syntax for one).
         pattern = UNSTORABLE_TEXT if values.dtype == object else UNSTORABLE_CONTROLS
-        found = values.str.extract(f"({pattern})", expand=False)
-        bad = found.notna()
+        # A vectorised scan first (a quarter of extract's cost on a million rows); the few
+        # rows it finds are then named character by character.
+        bad = values.str.contains(pattern, regex=True).fillna(False).astype(bool)
         if not bad.any():
             continue
+        found = [UNSTORABLE.search(value) for value in raw.loc[bad, column]]
         reasons = pd.Series(
             [
-                f"{column} holds text a database cannot store: {_name(ch)} at character "
-                f"{value.find(ch) + 1}"
-                for value, ch in zip(raw.loc[bad, column], found[bad], strict=True)
+                f"{column} holds text a database cannot store: {_name(m.group())} at "
+                f"character {m.start() + 1}"
+                for m in found
             ],
             index=raw.index[bad],
         )
