@@ -190,4 +190,7 @@ def executor_from_settings(settings: Settings | None = None) -> dg.ExecutorDefin
 def resources_and_executor() -> dg.Definitions:
     """Every job's resources and executor, from the environment as it is when the code
     location loads."""
-    return dg.Definitions(resources=build_resources(), executor=executor_from_settings())
+    settings = load_settings()
+    return dg.Definitions(
+        resources=build_resources(settings), executor=executor_from_settings(settings)
+    )
