@@ -180,13 +180,14 @@ def main() -> None:
             train[train["unique_id"].isin(subset)],
             test[test["unique_id"].isin(subset)],
         )
-        timed(
-            f"sarimax alone ({len(subset)})",
-            results,
-            lambda: engine_forecast(sub_train, kinds, ("sarimax",), args.workers),
-            sub_train,
-            sub_test,
-        )
+        if subset:  # --sarimax-series 0 leaves SARIMAX out
+            timed(
+                f"sarimax alone ({len(subset)})",
+                results,
+                lambda: engine_forecast(sub_train, kinds, ("sarimax",), args.workers),
+                sub_train,
+                sub_test,
+            )
     started = time.perf_counter()
     selection = run_selection(
         train, kinds.get, BacktestConfig(horizon=HORIZON, windows=3, step=HORIZON),

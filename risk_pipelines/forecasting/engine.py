@@ -96,6 +96,9 @@ class ForecastResult:
     forecasts: pd.DataFrame
     skipped: dict[str, str]  # unique_id -> why it got no forecast
     primary_models: dict[str, str]  # unique_id -> model used downstream
+    # unique_id -> the primary model and the parameters it ran with: what a walk-forward replay
+    # reuses between its weekly refits, as the daily refresh reuses the weekly selection's.
+    fitted: dict[str, SeriesSpec] = field(default_factory=dict)
 
 
 def forecast_series_frame(
@@ -135,17 +138,18 @@ def forecast_series_frame(
     ]
     work = partial(_forecast_one, as_of_days=as_of_days, config=config)
     results = map_series(work, tasks, config.workers, progress)
-    frames, skipped, primary = [], {}, {}
-    for uid, frame, reason, model in results:
+    frames, skipped, primary, fitted = [], {}, {}, {}
+    for uid, frame, reason, model, params in results:
         if frame is None:
             skipped[uid] = reason
         else:
             frames.append(frame)
             primary[uid] = model
+            fitted[uid] = SeriesSpec(model, params)
     forecasts = (
         pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=FORECAST_COLUMNS)
     )
-    return ForecastResult(forecasts, skipped, primary)
+    return ForecastResult(forecasts, skipped, primary, fitted)
 
 
 def _plan(
@@ -166,17 +170,23 @@ def _forecast_one(task, as_of_days, config: ForecastConfig):
     uid, ds, y, kind, region, spec = task
     last = as_of_days[-1]
     if np.isnan(y).all():
-        return uid, None, "no actuals", None
+        return uid, None, "no actuals", None, None
     last_actual = pd.Timestamp(ds[~np.isnan(y)].max())
     if (last - last_actual).days > config.stale_after_days:
-        return uid, None, f"series stopped: last actual {last_actual.date()}", None
+        return uid, None, f"series stopped: last actual {last_actual.date()}", None, None
     keep_from = as_of_days[0] - pd.Timedelta(days=config.min_history_days - 1)
     series = prepare_series(
         ds, y, kind, last, config.excluded_days, config.min_history_days, keep_from
     )
     age = len(series.index)
     if age < config.min_history_days:
-        return uid, None, f"history of {age} days is shorter than {config.min_history_days}", None
+        return (
+            uid,
+            None,
+            f"history of {age} days is shorter than {config.min_history_days}",
+            None,
+            None,
+        )
     index, z = series.index, series.z
     notes = [*series.notes, *([series.low_volume] if series.low_volume else [])]
     run, fallbacks = _plan(spec, series.low_volume, config)
@@ -203,7 +213,7 @@ def _forecast_one(task, as_of_days, config: ForecastConfig):
     order = [run[0], *fallbacks, *run[1:]]
     primary = next((name for name in order if name in outputs), None)
     if primary is None:
-        return uid, None, "; ".join(notes) or "no model could run", None
+        return uid, None, "; ".join(notes) or "no model could run", None, None
     if spec is not None and primary != spec.model and not series.low_volume:
         notes.append(f"selected model {spec.model} could not run; {primary} used")
     factors = (spec.factor_80, spec.factor_95) if spec and primary == spec.model else (1, 1)
@@ -224,7 +234,7 @@ def _forecast_one(task, as_of_days, config: ForecastConfig):
         )
         for name, out in outputs.items()
     ]
-    return uid, pd.concat(frames, ignore_index=True), "", primary
+    return uid, pd.concat(frames, ignore_index=True), "", primary, outputs[primary].params
 
 
 def interval_bands(mean: np.ndarray, sd: np.ndarray, kind: str) -> dict[str, np.ndarray]:

@@ -17,6 +17,10 @@ from risk_pipelines.forecasting.models.base import (
     robust_sigma,
 )
 
+# Days in a row beyond the clip, on one side, after which a series is taken to have moved to a
+# new level (the alert rules' ``rebaseline_days`` says the same of an open alert).
+SHIFT_DAYS = 7
+
 
 class ETS:
     """Additive ETS with damped trend and weekly seasonality, filtered robustly.
@@ -110,17 +114,34 @@ def _heuristic_states(filled: np.ndarray) -> tuple[float, float, np.ndarray]:
 
 def _robust_filter(y, params, level, trend, seasonal, clip):
     """ETS(A,Ad,A) recursions with clipped innovations; returns one-step predictions and the
-    final state (level, trend, seasonal slots in time order)."""
+    final state (level, trend, seasonal slots in time order).
+
+    A day beyond the clip does not move the states at all while it may still be an anomaly:
+    a spike, a five-day surge or a drop leaves the forecast where it was, so the day the series
+    comes back is not itself a surprise (an alert "the other way"). After ``SHIFT_DAYS`` such
+    days in a row on the same side, the series has moved: the level jumps by the median of the
+    last three days' errors, and the series is re-baselined at its new level. Days inside the
+    clip update the states as usual."""
     alpha, beta, gamma, phi = params
     season = list(seasonal)
     fitted = np.empty(len(y))
+    run: list[float] = []
     for t, value in enumerate(y):
         slot = t % SEASON
         prediction = level + phi * trend + season[slot]
         fitted[t] = prediction
-        error = min(max(value - prediction, -clip), clip)
-        level, trend = level + phi * trend + alpha * error, phi * trend + beta * error
-        season[slot] += gamma * error
+        error = value - prediction
+        if abs(error) <= clip:
+            level, trend = level + phi * trend + alpha * error, phi * trend + beta * error
+            season[slot] += gamma * error
+            run = []
+            continue
+        level = level + phi * trend  # the anomaly itself teaches nothing yet
+        trend = phi * trend
+        run = [*run, error] if run and (error > 0) == (run[-1] > 0) else [error]
+        if len(run) >= SHIFT_DAYS:
+            level += float(np.median(run[-3:]))
+            run = []
     return fitted, (level, trend, season)
 
 
