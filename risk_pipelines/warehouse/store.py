@@ -60,8 +60,9 @@ class Warehouse:
         return self.engine.dialect.name
 
     def ensure_schema(self) -> None:
-        """Create missing tables; an existing table whose columns or key differ from this
-        version's is rebuilt when empty and refused with its name when it holds rows. The
+        """Create missing tables; add the optional (nullable) columns this version added to an
+        existing table; rebuild a table whose key or required columns differ when it is empty,
+        and refuse it with its name when it holds rows. The
         analyst views are recreated with this version's definitions.
 
         All of it is one transaction, and on PostgreSQL one process at a time (drop_views takes
@@ -79,6 +80,12 @@ class Warehouse:
                 wanted_key = {c.name for c in table.primary_key.columns}
                 missing = set(table.c.keys()) - columns
                 if not missing and key == wanted_key:
+                    continue
+                if key == wanted_key and all(table.c[name].nullable for name in missing):
+                    # A newer version only added optional columns: add them, keep the rows.
+                    for name in sorted(missing):
+                        column = sa.schema.CreateColumn(table.c[name]).compile(conn)
+                        conn.execute(sa.text(f"ALTER TABLE {table.name} ADD COLUMN {column}"))
                     continue
                 if conn.execute(sa.select(sa.func.count()).select_from(table)).scalar():
                     raise SchemaMismatch(

@@ -20,6 +20,7 @@ import pandas as pd
 
 from risk_pipelines.alerting.evaluation.breaches import Breach, Evaluation, describe, matching
 from risk_pipelines.alerting.evaluation.rules import Rule
+from risk_pipelines.alerting.evaluation.significance import breach_significance
 from risk_pipelines.indicators.surprise import MIN_DENOMINATOR
 
 PRESENT, ABSENT, LINE = 1.0, 0.0, 0.5  # the values the state machine compares
@@ -46,8 +47,8 @@ def evaluate_absent(rule: Rule, day: pd.Timestamp, metrics: pd.DataFrame) -> Eva
     days_present = window[window["ds"] < day].groupby("unique_id")["ds"].nunique()
     established = set(days_present[days_present >= rule.min_presence * rule.lookback_days].index)
     established -= _thin_rates(rows[rows["ds"] < day])
+    level = window[window["ds"] < day].groupby("unique_id")["value"].median()
     if rule.min_level > 0:
-        level = window[window["ds"] < day].groupby("unique_id")["value"].median()
         established -= set(level[level < rule.min_level].index)
     present_today = set(seen.loc[seen["ds"] == day, "unique_id"])
     silent = established - present_today
@@ -64,6 +65,7 @@ def evaluate_absent(rule: Rule, day: pd.Timestamp, metrics: pd.DataFrame) -> Eva
             f"{describe(row)} has no data on {day:%Y-%m-%d} (last seen "
             f"{last_seen:%Y-%m-%d}; data on {int(days_present[uid])} of the "
             f"{rule.lookback_days} days before): a source that went quiet?",
+            significance=breach_significance(None, float(level.get(uid, 0.0))),
         )
     values = {uid: ABSENT if uid in silent else PRESENT for uid in evaluated}
     dims = {

@@ -1,15 +1,15 @@
 """Replay one alert rule over history as it would have run, before it is enabled.
 
-Walk-forward: history is cut into blocks of ``cadence_days`` (7: the weekly refit of
-production). For each block the forecasting engine runs on the data before the block's last
-day only, with the models of the daily refresh (ETS, seasonal-naive baseline, recent level for
-thin series), and gives for each day of the block the forecast made the day before, from the
-model's causal filter. So a day's forecast never sees that day or later actuals; parameters
-are re-estimated once per block, as the weekly selection does. ``forecast_crosses`` rules need
-the full horizon as of every day, so they get one engine run per day instead (they usually
-match a few series). The surprise indicators, the rule and the same sustain / hold / hysteresis
-state machine then run day by day, and the episodes are compared with the labels analysts gave
-the live alerts of the rule.
+A true walk-forward replay, as production runs: history is cut into blocks of
+``cadence_days`` (7: the weekly refit). At the start of each block the models' parameters are
+estimated on the data visible that day; every later day of the block only filters the series
+forward with those parameters, seeing the data up to that day. So the forecast for a day (made
+the evening before, as the daily refresh does) never reads that day's actual or any later one,
+and neither does the level-shift trim, the interpolation of a gap or the band's width.
+``forecast_crosses`` rules get the full horizon from each day's filter; the others the next day.
+The surprise indicators, the rule and the same sustain / hold / re-baseline state machine then
+run day by day, and the episodes are compared with the labels analysts gave the live alerts of
+the rule.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from functools import partial
 import pandas as pd
 import sqlalchemy as sa
 
+from risk_pipelines.alerting.evaluation.breaches import matching
 from risk_pipelines.alerting.evaluation.evaluate import evaluate_rule
 from risk_pipelines.alerting.evaluation.rules import Rule
 from risk_pipelines.alerting.evaluation.state import step
@@ -42,7 +43,8 @@ class RuleBacktest:
     start: dt.date
     end: dt.date
     series: int
-    episodes: pd.DataFrame  # unique_id, fired_on, resolved_on (NaT while still firing), label
+    # unique_id, fired_on, resolved_on (NaT while still firing), significance at firing, label
+    episodes: pd.DataFrame
     days: int
 
     def alerts_per_week(self) -> pd.Series:
@@ -66,9 +68,16 @@ def backtest_rule(
     *,
     cadence_days: int = 7,
     workers: int = 1,
+    replayed: Replayed | None = None,
 ) -> RuleBacktest:
+    """``replayed``: indicators already replayed for the rule's series (``backtest_rules``)."""
     if end < start:
         raise ValueError(f"--end {end} is before --start {start}")
+    if replayed is not None:
+        episodes = _replay(rule, replayed.indicators, pd.DataFrame(), start, end)
+        episodes["label"] = _labels(warehouse, rule, episodes)
+        series = matching(rule, replayed.metrics)["unique_id"].nunique()
+        return RuleBacktest(rule, start, end, series, episodes, (end - start).days + 1)
     metrics = _matching_metrics(warehouse, rule, start - dt.timedelta(days=HISTORY_DAYS), end)
     if metrics.empty:
         raise ValueError(
@@ -80,21 +89,58 @@ def backtest_rule(
         episodes["label"] = _labels(warehouse, rule, episodes)
         series = metrics["unique_id"].nunique()
         return RuleBacktest(rule, start, end, series, episodes, (end - start).days + 1)
+    horizon = 28 if rule.type == "forecast_crosses" else 1
+    replayed = replay_series(metrics, start, end, horizon, cadence_days, workers)
+    episodes = _replay(rule, replayed.indicators, replayed.forecasts, start, end)
+    episodes["label"] = _labels(warehouse, rule, episodes)
+    return RuleBacktest(
+        rule, start, end, metrics["unique_id"].nunique(), episodes, (end - start).days + 1
+    )
+
+
+def backtest_rules(
+    warehouse: Warehouse,
+    rules: list[Rule],
+    start: dt.date,
+    end: dt.date,
+    *,
+    cadence_days: int = 7,
+    workers: int = 1,
+) -> list[RuleBacktest]:
+    """Several rules over one replay: a series that several band rules watch (a surge and a
+    drop rule) is forecast once."""
+    banded = [r for r in rules if r.type not in ("absent", "forecast_crosses")]
+    replayed = None
+    if banded:
+        first = start - dt.timedelta(days=HISTORY_DAYS)
+        parts = [_matching_metrics(warehouse, r, first, end) for r in banded]
+        metrics = pd.concat(parts, ignore_index=True).drop_duplicates(["unique_id", "ds"])
+        if not metrics.empty:
+            replayed = replay_series(metrics, start, end, 1, cadence_days, workers)
+    return [
+        backtest_rule(
+            warehouse, rule, start, end, cadence_days=cadence_days, workers=workers,
+            replayed=replayed if rule in banded and replayed is not None else None,
+        )
+        for rule in rules
+    ]  # fmt: skip
+
+
+@dataclass
+class Replayed:
+    """Series replayed walk-forward: their metrics, the forecasts and the indicators."""
+
+    metrics: pd.DataFrame
+    forecasts: pd.DataFrame
+    indicators: pd.DataFrame
+
+
+def replay_series(
+    metrics: pd.DataFrame, start: dt.date, end: dt.date, horizon: int, cadence_days: int,
+    workers: int,
+) -> Replayed:  # fmt: skip
     long = to_long(metrics[["unique_id", "ds", "value"]])
-    if rule.type == "forecast_crosses":
-        blocks = [
-            [day] for day in pd.date_range(start - dt.timedelta(days=1), end - dt.timedelta(days=1))
-        ]
-    else:
-        days = list(pd.date_range(start - dt.timedelta(days=1), end - dt.timedelta(days=1)))
-        blocks = [days[i : i + cadence_days] for i in range(0, len(days), cadence_days)]
-    run_block = partial(_forecast_block, long)
-    if workers > 1 and len(blocks) > 1:
-        with ProcessPoolExecutor(workers) as pool:
-            parts = list(pool.map(run_block, blocks))
-    else:
-        parts = [run_block(block) for block in blocks]
-    forecasts = pd.concat([p for p in parts if not p.empty], ignore_index=True)
+    forecasts = walk_forward_forecasts(long, start, end, horizon, cadence_days, workers)
     forecasts = forecasts.merge(
         metrics.drop_duplicates("unique_id")[
             ["unique_id", "metric", "platform", "policy_category", "region", "surface"]
@@ -103,19 +149,42 @@ def backtest_rule(
     )
     actuals = metrics[(metrics["ds"] >= pd.Timestamp(start)) & (metrics["ds"] <= pd.Timestamp(end))]
     indicators = surprise_indicators(actuals, latest_prior_forecasts(forecasts), spec_for)
-    episodes = _replay(rule, indicators, forecasts, start, end)
-    episodes["label"] = _labels(warehouse, rule, episodes)
-    return RuleBacktest(
-        rule, start, end, metrics["unique_id"].nunique(), episodes, (end - start).days + 1
-    )
+    return Replayed(metrics, forecasts, indicators)
 
 
-def _forecast_block(long: pd.DataFrame, as_of_days: list[pd.Timestamp]) -> pd.DataFrame:
-    config = ForecastConfig(horizon=28 if len(as_of_days) == 1 else 1, workers=1)
-    visible = long[long["ds"] <= as_of_days[-1]]
-    result = forecast_series_frame(visible, as_of_days, _kind, config)
-    frame = result.forecasts
-    return frame[frame["is_primary"]] if not frame.empty else frame
+def walk_forward_forecasts(
+    long: pd.DataFrame,
+    start: dt.date,
+    end: dt.date,
+    horizon: int = 1,
+    cadence_days: int = 7,
+    workers: int = 1,
+) -> pd.DataFrame:
+    """The primary forecasts made as of every day from ``start - 1`` to ``end - 1``, each from
+    the data through its as-of day only, with parameters re-estimated every ``cadence_days``."""
+    days = list(pd.date_range(start - dt.timedelta(days=1), end - dt.timedelta(days=1)))
+    blocks = [days[i : i + cadence_days] for i in range(0, len(days), cadence_days)]
+    run_block = partial(_forecast_block, long, horizon)
+    if workers > 1 and len(blocks) > 1:
+        with ProcessPoolExecutor(workers) as pool:
+            parts = list(pool.map(run_block, blocks))
+    else:
+        parts = [run_block(block) for block in blocks]
+    parts = [p for p in parts if not p.empty]
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
+def _forecast_block(long: pd.DataFrame, horizon: int, as_of_days: list) -> pd.DataFrame:
+    config = ForecastConfig(horizon=horizon, workers=1)
+    refit = forecast_series_frame(long[long["ds"] <= as_of_days[0]], as_of_days[:1], _kind, config)
+    frames = [refit.forecasts]
+    for day in as_of_days[1:]:
+        visible = long[long["ds"] <= day]
+        frames.append(
+            forecast_series_frame(visible, [day], _kind, config, specs=refit.fitted).forecasts
+        )
+    frame = pd.concat([f for f in frames if not f.empty], ignore_index=True) if frames else None
+    return frame[frame["is_primary"]] if frame is not None and not frame.empty else pd.DataFrame()
 
 
 def _kind(unique_id: str) -> str:
@@ -136,7 +205,8 @@ def _matching_metrics(warehouse, rule: Rule, first: dt.date, last: dt.date) -> p
 
 def _replay(rule, indicators, forecasts, start, end, metrics=None) -> pd.DataFrame:
     open_alerts, episodes = {}, []
-    started: dict[str, dt.date] = {}
+    # uid -> (the day it fired, its significance then: what routes judged it by)
+    started: dict[str, tuple[dt.date, float | None]] = {}
     for day in pd.date_range(start, end):
         today_fc = (
             forecasts[(forecasts["as_of"] == day)] if rule.type == "forecast_crosses" else None
@@ -149,15 +219,16 @@ def _replay(rule, indicators, forecasts, start, end, metrics=None) -> pd.DataFra
         for t in step(open_alerts, evaluation, day.date()):
             key = (t.after.rule_id, t.after.unique_id)
             if t.notify == "firing":
-                started[t.after.unique_id] = day.date()
+                started[t.after.unique_id] = (day.date(), t.after.significance)
             if t.notify == "resolved":
-                episodes.append((t.after.unique_id, started.pop(t.after.unique_id), day.date()))
+                fired, significance = started.pop(t.after.unique_id)
+                episodes.append((t.after.unique_id, fired, day.date(), significance))
             if t.after.state == "resolved":
                 open_alerts.pop(key, None)
             else:
                 open_alerts[key] = t.after
-    episodes += [(uid, fired, None) for uid, fired in started.items()]
-    frame = pd.DataFrame(episodes, columns=["unique_id", "fired_on", "resolved_on"])
+    episodes += [(uid, fired, None, sig) for uid, (fired, sig) in started.items()]
+    frame = pd.DataFrame(episodes, columns=["unique_id", "fired_on", "resolved_on", "significance"])
     return frame.sort_values(["fired_on", "unique_id"], ignore_index=True)
 
 

@@ -16,6 +16,7 @@ class Breach:
     threshold: float
     message: str
     score: float | None = None  # the surprise score, where the rule works on one
+    significance: float | None = None  # one day's (alerting/evaluation/significance.py)
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,8 @@ from risk_pipelines.alerting.evaluation.breaches import (
     matching,
 )
 from risk_pipelines.alerting.evaluation.rules import LEVEL_SCORES, Rule
+from risk_pipelines.alerting.evaluation.significance import breach_significance, moved_events
+from risk_pipelines.domain.catalog import spec_for
 
 
 def evaluate_outside_interval(rule: Rule, indicators: pd.DataFrame) -> Evaluation:
@@ -29,10 +31,13 @@ def evaluate_outside_interval(rule: Rule, indicators: pd.DataFrame) -> Evaluatio
         change = (value - expected) / abs(expected) if expected else float("inf")
         if past > 0 and past >= rule.min_abs_impact and abs(change) >= rule.min_rel_impact:
             side = "above" if rule.direction == "up" else "below"
+            rate = spec_for(row["metric"]).kind == "rate"
+            moved = moved_events(value, expected, row.get("denominator"), rate)
             breaches[row["unique_id"]] = Breach(
                 observed=value,
                 threshold=bound,
                 score=float(row["score"]),
+                significance=breach_significance(float(row["score"]), moved),
                 message=(
                     f"{describe(row)} was {value:,.4g} on {pd.Timestamp(row['ds']):%Y-%m-%d}, "
                     f"{side} the 95% band (expected {expected:,.4g}, bound {bound:,.4g}, "
@@ -129,6 +134,9 @@ def evaluate_indicator_level(rule: Rule, indicators: pd.DataFrame) -> Evaluation
                 f"(surprise score {row['score']:.1f}; value {row['value']:,.4g} against "
                 f"expected {row['expected']:,.4g})",
                 score=float(row["score"]),
+                significance=breach_significance(
+                    float(row["score"]), abs(float(row["value"]) - float(row["expected"]))
+                ),
             )
     values = dict(zip(rows["unique_id"], rows["score"].astype(float), strict=True))
     return Evaluation(rule, frozenset(rows["unique_id"]), breaches, dims_of(rows), values)

@@ -49,6 +49,10 @@ Every rule can also carry:
 
 ```yaml
     renotify_days: 7                # remind while still firing, every 7 evaluated days (0: never)
+    rebaseline_days: 7              # outside_interval: after 7 days open, a series inside the
+                                    #   current band but beyond the opening bound is a level
+                                    #   shift: said once, then judged against the current band
+    max_open_days: 28               # resolve after 28 days without a fresh breach (0: never)
     escalate_at: 5                  # past this, severity rises to escalate_to and a notice goes
     escalate_to: critical           #   out at once (surprise score for outside_interval and
                                     #   indicator_level; otherwise the compared value)
@@ -117,6 +121,8 @@ class Rule:
     min_presence: float = 0.8
     near_zero: float | None = None
     min_level: float = 0.0
+    rebaseline_days: int = 7
+    max_open_days: int = 28
 
     def matches(self, dims: dict[str, str]) -> bool:
         return all(m.accepts(dims.get(k)) for k, m in self.match.items())
@@ -214,6 +220,8 @@ _FIELDS = {
     "min_presence",
     "near_zero",
     "min_level",
+    "rebaseline_days",
+    "max_open_days",
 }
 
 
@@ -318,6 +326,8 @@ def _parse_rule(raw: dict, where: str, known_routes) -> Rule:
         min_presence=_presence(raw, where),
         near_zero=_number(raw, "near_zero", where, default=None, minimum=0.0),
         min_level=_number(raw, "min_level", where, default=0.0, minimum=0.0),
+        rebaseline_days=int(_number(raw, "rebaseline_days", where, default=7, minimum=1)),
+        max_open_days=int(_number(raw, "max_open_days", where, default=28, minimum=0)),
     )
 
 

@@ -17,6 +17,7 @@ routes:
     sender: risk-alerts@example.com
     recipients_env: RISK_LEADERSHIP_EMAILS # comma-separated
     min_severity: high
+    min_significance: 12                   # significant alerts only (see significance.py)
   incident-webhook:
     channel: webhook                       # JSON, signed with HMAC-SHA256
     url_env: RISK_ALERT_WEBHOOK_URL
@@ -69,7 +70,7 @@ _OPTIONAL = {
     ),
     "webhook": (),
 }
-_COMMON = ("channel", "min_severity", "policy_categories", "description")
+_COMMON = ("channel", "min_severity", "min_significance", "policy_categories", "description")
 
 
 class RouteError(ValueError):
@@ -83,9 +84,15 @@ class Route:
     settings: dict[str, Any] = field(default_factory=dict)
     min_severity: str = "info"
     policy_categories: tuple[str, ...] = ()
+    min_significance: float = 0.0
 
-    def takes(self, severity: str, policy_category: str | None) -> bool:
+    def takes(
+        self, severity: str, policy_category: str | None, significance: float | None = None
+    ) -> bool:
+        """``significance`` None (an alert without one, e.g. data quality) passes the filter."""
         if severity_rank(severity) < severity_rank(self.min_severity):
+            return False
+        if significance is not None and significance < self.min_significance:
             return False
         return not self.policy_categories or policy_category in self.policy_categories
 
@@ -164,5 +171,12 @@ def _parse_route(name: str, raw: Any, where: str) -> Route:
     categories = raw.get("policy_categories") or []
     if not isinstance(categories, list):
         raise RouteError(f"{where}: 'policy_categories' must be a list")
+    significance = raw.get("min_significance", 0.0)
+    if isinstance(significance, bool) or not isinstance(significance, int | float):
+        raise RouteError(f"{where}: 'min_significance' must be a number, got {significance!r}")
+    if significance < 0:
+        raise RouteError(f"{where}: 'min_significance' must be >= 0, got {significance}")
     settings = {k: v for k, v in raw.items() if k not in _COMMON}
-    return Route(name, channel, settings, min_severity, tuple(map(str, categories)))
+    return Route(
+        name, channel, settings, min_severity, tuple(map(str, categories)), float(significance)
+    )
