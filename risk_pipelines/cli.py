@@ -9,6 +9,12 @@ import sys
 import time
 from pathlib import Path
 
+from risk_pipelines.cli_alerts import (
+    ALERT_COMMANDS,
+    add_alert_commands,
+    print_alerts,
+    run_alert_command,
+)
 from risk_pipelines.config import load_settings
 
 
@@ -53,34 +59,7 @@ def _parser() -> argparse.ArgumentParser:
     brief = sub.add_parser("brief", help="write the daily risk brief (HTML and PNG) of a day")
     brief.add_argument("--day", type=_date, help="default: the newest day with indicators")
 
-    alerts = sub.add_parser("alerts", help="alert state")
-    alerts_sub = alerts.add_subparsers(dest="alerts_command", required=True)
-    listing = alerts_sub.add_parser("list", help="list alerts")
-    listing.add_argument("--state", choices=["pending", "firing", "resolved"])
-    listing.add_argument("--limit", type=int, default=50)
-    ack = alerts_sub.add_parser("ack", help="acknowledge an alert")
-    ack.add_argument("alert_id", type=int)
-    ack.add_argument("--by", required=True, help="who acknowledges")
-    label = alerts_sub.add_parser("label", help="give an alert feedback")
-    label.add_argument("alert_id", type=int)
-    label.add_argument("label", choices=["confirmed", "false_alarm", "expected", "new_trend"])
-    label.add_argument("--by", required=True)
-    alerts_sub.add_parser("precision", help="per-rule precision from the labels")
-
-    silences = sub.add_parser("silences", help="mute matching alerts' notifications for a while")
-    silences_sub = silences.add_subparsers(dest="silences_command", required=True)
-    add = silences_sub.add_parser("add", help="add a silence (at most 30 days)")
-    add.add_argument("--match", action="append", default=[], metavar="KEY=VALUE",
-                     help="rule_id or a series dimension; repeat to narrow")  # fmt: skip
-    add.add_argument("--hours", type=float, help="how long (or --until)")
-    add.add_argument("--until", type=dt.datetime.fromisoformat, help="UTC, e.g. 2026-12-01T08:00")
-    add.add_argument("--author", required=True)
-    add.add_argument("--comment", required=True, help="why: shown with every held-back alert")
-    silences_list = silences_sub.add_parser("list", help="active silences (--all: every one)")
-    silences_list.add_argument("--all", action="store_true")
-    expire = silences_sub.add_parser("expire", help="end a silence now")
-    expire.add_argument("silence_id", type=int)
-    expire.add_argument("--by", required=True)
+    add_alert_commands(sub, _date)
 
     rules = sub.add_parser("rules", help="alert rules")
     rules_sub = rules.add_subparsers(dest="rules_command", required=True)
@@ -113,10 +92,8 @@ def main(argv: list[str] | None = None) -> int:
 
             print(render_data_dictionary(), end="")
             return 0
-        if args.command == "alerts":
-            return _alerts(args)
-        if args.command == "silences":
-            return _silences(args)
+        if args.command in ALERT_COMMANDS:
+            return run_alert_command(args)
         if args.command == "rules":
             return _rules_backtest(args)
     except (ValueError, OSError) as exc:  # LandingError, RuleError and bad input are ValueErrors
@@ -243,7 +220,7 @@ def _run(start: dt.date, end: dt.date, *, alerts: bool) -> int:
     if alerts:
         report = evaluate_with_config(warehouse, load_alert_config(settings.config_dir))
         print(f"  alerts: {report.summary()}")
-        _print_alerts(warehouse, "firing", 20)
+        print_alerts(warehouse, "firing", 20)
         status = _brief(end)
     for line in blocked:  # last: what a person must act on
         print(f"  {line}")
@@ -318,77 +295,6 @@ def _seed_demo(days: int, scale: float) -> int:
     status = _run(start, end, alerts=True)
     # The next daily run then forecasts with the selected models and calibrated bands.
     return status or _select_models()
-
-
-def _print_alerts(warehouse, state: str | None, limit: int) -> None:
-    from risk_pipelines.warehouse.alerts import list_alerts
-
-    frame = list_alerts(warehouse, state).head(limit)
-    if frame.empty:
-        print(f"  no {state} alerts" if state else "  no alerts")
-        return
-    for row in frame.itertuples():
-        print(
-            f"  #{row.alert_id} [{row.state}] {row.severity:8s} {row.rule_id}: {row.message}"
-            f" (since {row.first_breach_ds:%Y-%m-%d})"
-        )
-
-
-def _alerts(args) -> int:
-    from risk_pipelines.warehouse import alerts as store
-    from risk_pipelines.warehouse.store import Warehouse
-
-    warehouse = Warehouse(load_settings().warehouse_url)
-    now = _utc_now()
-    if args.alerts_command == "list":
-        _print_alerts(warehouse, args.state, args.limit)
-    elif args.alerts_command == "ack":
-        store.acknowledge(warehouse, args.alert_id, args.by, now)
-        print(f"alert #{args.alert_id} acknowledged by {args.by}")
-    elif args.alerts_command == "label":
-        store.label_alert(warehouse, args.alert_id, args.label, args.by, now)
-        print(f"alert #{args.alert_id} labelled {args.label} by {args.by}")
-    else:
-        table = store.precision_by_rule(warehouse)
-        print(table.to_string(index=False) if not table.empty else "no fired alerts yet")
-    return 0
-
-
-def _silences(args) -> int:
-    from risk_pipelines.alerting import repository
-    from risk_pipelines.alerting.notification.silences import (
-        SilenceError,
-        new_silence,
-        parse_matchers,
-    )
-    from risk_pipelines.warehouse import alerts as store
-    from risk_pipelines.warehouse.store import Warehouse
-
-    warehouse = Warehouse(load_settings().warehouse_url)
-    now = _utc_now()
-    if args.silences_command == "add":
-        if (args.hours is None) == (args.until is None):
-            raise SilenceError("give exactly one of --hours or --until")
-        until = args.until or now + dt.timedelta(hours=args.hours)
-        silence = new_silence(parse_matchers(args.match), args.author, args.comment, now, until)
-        silence_id = repository.add_silence(warehouse, silence)
-        print(f"silence #{silence_id} until {until:%Y-%m-%d %H:%M} UTC: {silence.describe()}")
-    elif args.silences_command == "list":
-        with warehouse.engine.connect() as conn:
-            found = repository.load_silences(conn, now, active_only=not args.all)
-        for silence in found:
-            state = "active" if silence.active(now) else "ended"
-            print(f"  [{state}] until {silence.expires_at:%Y-%m-%d %H:%M} {silence.describe()}")
-        if not found:
-            print("  no active silences" if not args.all else "  no silences")
-    else:
-        store.expire_silence(warehouse, args.silence_id, args.by, now)
-        print(f"silence #{args.silence_id} ended by {args.by}")
-    return 0
-
-
-def _utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 if __name__ == "__main__":

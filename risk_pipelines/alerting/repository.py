@@ -9,9 +9,17 @@ import json
 
 from sqlalchemy.engine import Connection
 
+from risk_pipelines.alerting.evaluation.grouping import (
+    FiredAlert,
+    IncidentPlan,
+    OpenIncident,
+    group_fired,
+)
 from risk_pipelines.alerting.evaluation.state import AlertState, Transition
 from risk_pipelines.alerting.notification.silences import Silence
+from risk_pipelines.domain.series import split_series_id
 from risk_pipelines.warehouse import alerts as alert_store
+from risk_pipelines.warehouse import incidents as incident_store
 from risk_pipelines.warehouse.store import Warehouse
 
 
@@ -31,6 +39,10 @@ def load_open_alerts(conn: Connection) -> dict[tuple[str, str], AlertState]:
             r["alert_id"],
             alert_store.date_or_none(r["notified_ds"]),
             r["escalated_from"],
+            alert_store.date_or_none(r["first_breach_ds"]),
+            alert_store.date_or_none(r["last_breach_ds"]),
+            r["level_shift_to"],
+            r["significance"],
         )
         for r in rows
     }
@@ -58,6 +70,9 @@ def apply_transitions(
             "severity": after.severity,
             "notified_ds": after.notified_ds,
             "escalated_from": after.escalated_from,
+            "last_breach_ds": after.fresh_ds,
+            "level_shift_to": after.shift_level,
+            "significance": after.significance,
         }
         if t.notify == "firing":
             values["fired_at"] = now
@@ -102,3 +117,61 @@ def load_silences(conn: Connection, now: dt.datetime, *, active_only: bool = Tru
         )
         for row in alert_store.silence_rows(conn, now, active_only=active_only)
     ]  # fmt: skip
+
+
+def record_incidents(conn: Connection, fired: list[FiredAlert], day: dt.date) -> int:
+    """Group the alerts that started firing on ``day`` into incidents (opening new ones or
+    joining open ones), then resolve incidents with no open alert left; incidents touched."""
+    open_rows = incident_store.open_incident_rows(conn)
+    opened = [
+        OpenIncident(r["incident_id"], alert_store.date_or_none(r["opened_ds"]), r["direction"],
+                     r["cause"])
+        for r in open_rows
+    ]  # fmt: skip
+    plans = group_fired(fired, opened, day) if fired else []
+    for plan in plans:
+        incident_id = incident_store.save_incident(
+            conn,
+            plan.incident_id,
+            {
+                "opened_ds": day,
+                "last_ds": day,
+                "direction": plan.direction,
+                "cause": plan.cause,
+                "headline": plan.headline(),
+                "alert_count": len(plan.members),
+            },  # fmt: skip
+            [m.alert_id for m in plan.members],
+        )
+        _refresh_headline(conn, incident_id, plan)
+    incident_store.resolve_finished(conn, day)
+    return len(plans)
+
+
+def _refresh_headline(conn: Connection, incident_id: int, plan: IncidentPlan) -> None:
+    """Headline, count and significance over every member, those of earlier days included."""
+    members = [
+        FiredAlert(r["alert_id"], r["rule_id"], r["unique_id"], _dims(r), plan.direction,
+                   r["significance"])
+        for r in alert_store.alert_rows(conn, incident_id=incident_id)
+    ]  # fmt: skip
+    whole = IncidentPlan(plan.direction, plan.cause, members, incident_id)
+    whole.parent = next(
+        (m for m in members if all(m.dims.get(k, "all") == v for k, v in plan.cause.items())),
+        None,
+    )
+    incident_store.save_incident(
+        conn,
+        incident_id,
+        {"headline": whole.headline(), "alert_count": len(members),
+         "significance": whole.significance(), "direction": plan.direction,
+         "cause": plan.cause},
+        [],
+    )  # fmt: skip
+
+
+def _dims(row: dict) -> dict[str, str]:
+    try:
+        return split_series_id(row["unique_id"])
+    except ValueError:  # not a series (a data-quality alert): no place in the hierarchy
+        return {}

@@ -21,6 +21,7 @@ from risk_pipelines.alerting import repository
 from risk_pipelines.alerting.evaluation import root_cause
 from risk_pipelines.alerting.evaluation.absence import metrics_window_days
 from risk_pipelines.alerting.evaluation.evaluate import evaluate_rule
+from risk_pipelines.alerting.evaluation.grouping import FiredAlert
 from risk_pipelines.alerting.evaluation.rules import Rule
 from risk_pipelines.alerting.evaluation.state import step
 from risk_pipelines.alerting.notification.calendar import Calendar
@@ -56,6 +57,7 @@ class EvaluationReport:
     resolved: int = 0
     notifications: int = 0
     suppressed_history: int = 0
+    incidents: int = 0  # incidents opened or joined
     firing_now: int = 0
     skipped_days: int = 0
     silenced: int = 0
@@ -141,6 +143,7 @@ def evaluate_with_config(warehouse: Warehouse, config: AlertConfig, **options) -
 def _evaluate_day(context: _AlertContext, rules, day, forecasts, notify, report) -> None:
     warehouse, indicators, now = context.warehouse, context.indicators, context.now
     counts = {"opened": 0, "fired": 0, "resolved": 0}
+    fired: list[FiredAlert] = []  # grouped into incidents once every rule has run
     with warehouse.engine.begin() as conn:
         open_alerts = repository.load_open_alerts(conn)
         muted = alert_store.muted_identities(conn, day.date())
@@ -163,6 +166,10 @@ def _evaluate_day(context: _AlertContext, rules, day, forecasts, notify, report)
             ]
             alert_store.unmute(conn, rule.id, clean)
             for t, state in zip(transitions, states, strict=True):
+                if t.notify == "firing":
+                    dims = evaluation.dims.get(state.unique_id, {})
+                    fired.append(FiredAlert(state.alert_id, rule.id, state.unique_id, dims,
+                                            rule.direction, state.significance))  # fmt: skip
                 counts["opened"] += t.before is None
                 counts["fired"] += t.notify == "firing"
                 counts["resolved"] += t.notify == "resolved"
@@ -174,6 +181,7 @@ def _evaluate_day(context: _AlertContext, rules, day, forecasts, notify, report)
                     dims = evaluation.dims.get(state.unique_id, {})
                     notice = Notice(rule.id, state.unique_id, dims, day.date(), t.notify)
                     _queue(conn, context, rule, state, notice, mutes, report)
+        report.incidents += repository.record_incidents(conn, fired, day.date())
         firing = sum(1 for a in open_alerts.values() if a.state == "firing")
         alert_store.record_evaluation(
             conn, day.date(), now, rules=len(rules), firing_after=firing, **counts
@@ -208,7 +216,10 @@ def _queue(conn, context, rule, state, notice: Notice, mutes, report) -> None:
     muted = first_mute(mutes, notice)
     for route_name in rule.routes:
         route = context.routes.routes.get(route_name)
-        if route is not None and not route.takes(state.severity, dims.get("policy_category")):
+        taken = route is None or route.takes(
+            state.severity, dims.get("policy_category"), state.significance
+        )
+        if not taken:
             continue
         if muted is None:
             status, error = "queued", None

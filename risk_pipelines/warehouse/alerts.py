@@ -12,6 +12,7 @@ from sqlalchemy.engine import Connection
 
 from risk_pipelines.warehouse.schema import (
     alert_evaluations,
+    alert_incidents,
     alert_notifications,
     alert_silences,
     alerts,
@@ -24,6 +25,12 @@ OPEN_STATES = ("pending", "firing")
 def open_alert_rows(conn: Connection) -> list[dict]:
     """Every pending or firing alert, one plain row each (alerting's repository maps them)."""
     query = sa.select(alerts).where(alerts.c.state.in_(OPEN_STATES))
+    return [dict(row) for row in conn.execute(query).mappings()]
+
+
+def alert_rows(conn: Connection, *, incident_id: int) -> list[dict]:
+    """The alerts of one incident, oldest first."""
+    query = sa.select(alerts).where(alerts.c.incident_id == incident_id).order_by(alerts.c.alert_id)
     return [dict(row) for row in conn.execute(query).mappings()]
 
 
@@ -103,9 +110,13 @@ def undelivered(conn: Connection, max_attempts: int) -> pd.DataFrame:
             alerts.c.region,
             alerts.c.contributors,
             alerts.c.annotation,
+            alerts.c.incident_id,
+            alerts.c.significance,
+            alert_incidents.c.headline,
         )
         .join(newest, newest.c.notification_id == n.c.notification_id)
         .join(alerts, alerts.c.alert_id == n.c.alert_id)
+        .outerjoin(alert_incidents, alert_incidents.c.incident_id == alerts.c.incident_id)
         .where(n.c.status.in_(("queued", "failed")), n.c.attempts < max_attempts)
         .order_by(n.c.notification_id)
     )

@@ -236,10 +236,31 @@ alerts = Table(
     Column("silenced_by", String(120)),
     Column("notified_ds", Date, comment="evaluated day of the last notice (re-notify interval)"),
     Column("escalated_from", String(12), comment="the severity before an escalation"),
+    Column("last_breach_ds", Date, comment="the last day the rule itself breached"),
+    Column("level_shift_to", Float, comment="the new level, once found a level shift"),
+    Column("significance", Float, comment="surprise x volume x duration, the largest so far"),
+    Column("incident_id", Integer, comment="the incident it belongs to (alert_incidents)"),
     Column("muted_until", Date, comment="after a new_trend label: no new alert until then"),
     Column("contributors", Text, comment="JSON: top contributing sub-dimensions and shares"),
     Column("annotation", Text, comment="known calendar events overlapping the alert"),
     Index("ix_alerts_identity_state", "rule_id", "unique_id", "state"),
+)
+
+alert_incidents = Table(
+    "alert_incidents",
+    metadata,
+    # Related alerts grouped (alerting/evaluation/grouping.py): one page for one cause.
+    Column("incident_id", Integer, primary_key=True, autoincrement=True),
+    Column("opened_ds", Date, nullable=False, comment="the day its first alert fired"),
+    Column("last_ds", Date, nullable=False, comment="the last day an alert joined or changed"),
+    Column("state", String(12), nullable=False, comment="open | resolved"),
+    Column("direction", String(4), nullable=False, comment="up | down"),
+    Column("cause", Text, nullable=False, comment="JSON: the series covering every member"),
+    Column("headline", Text, nullable=False),
+    Column("alert_count", Integer, nullable=False),
+    Column("significance", Float, comment="the largest of its alerts'"),
+    Column("resolved_ds", Date),
+    Index("ix_alert_incidents_state", "state"),
 )
 
 alert_notifications = Table(
@@ -247,7 +268,12 @@ alert_notifications = Table(
     metadata,
     Column("notification_id", Integer, primary_key=True, autoincrement=True),
     Column("alert_id", Integer, ForeignKey("alerts.alert_id"), nullable=False),
-    Column("event", String(20), nullable=False, comment="firing | resolved | renotify | escalated"),
+    Column(
+        "event",
+        String(20),
+        nullable=False,
+        comment="firing | resolved | renotify | escalated | level_shift",
+    ),
     Column("channel", String(40), nullable=False, comment="the route (channels.yaml)"),
     Column(
         "status",

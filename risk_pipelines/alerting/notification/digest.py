@@ -16,6 +16,7 @@ EVENT_WORDS = {
     "resolved": "RESOLVED",
     "renotify": "STILL FIRING",
     "escalated": "ESCALATED",
+    "level_shift": "LEVEL SHIFT",
 }
 SLACK_ICONS = {
     "critical": ":red_circle:",
@@ -33,7 +34,7 @@ _SLACK_MAX_AREAS = 40
 class DigestItem:
     idempotency_key: str
     alert_id: int
-    event: str  # firing | resolved | renotify | escalated
+    event: str  # firing | resolved | renotify | escalated | level_shift
     severity: str
     rule_id: str
     unique_id: str
@@ -44,6 +45,9 @@ class DigestItem:
     owners: tuple[str, ...] = ()
     contributors: tuple[dict, ...] = ()
     annotation: str | None = None
+    incident_id: int | None = None
+    incident_headline: str | None = None
+    significance: float | None = None
 
     def headline(self) -> str:
         return f"[{EVENT_WORDS.get(self.event, self.event.upper())}][{self.severity.upper()}]"
@@ -80,13 +84,23 @@ class Digest:
         return hashlib.sha256(f"{self.route}\n{joined}".encode()).hexdigest()[:32]
 
     def by_area(self) -> list[tuple[str, list[DigestItem]]]:
-        areas: dict[str, list[DigestItem]] = {}
+        return _by_area(list(self.items))
+
+    def sections(self) -> list[tuple[str, list[DigestItem]]]:
+        """What a message shows, in order: each incident with two or more of its alerts here,
+        titled by its headline, most severe first; then the other alerts by policy area."""
+        incidents: dict[int, list[DigestItem]] = {}
         for item in self.items:
-            areas.setdefault(item.policy_category or "all", []).append(item)
-        for items in areas.values():
-            items.sort(key=lambda i: (-severity_rank(i.severity), i.rule_id, i.unique_id))
-        worst = {a: max(severity_rank(i.severity) for i in items) for a, items in areas.items()}
-        return sorted(areas.items(), key=lambda kv: (-worst[kv[0]], kv[0]))
+            if item.incident_id is not None:
+                incidents.setdefault(item.incident_id, []).append(item)
+        grouped = {k: v for k, v in incidents.items() if len(v) > 1}
+        out = []
+        for incident_id, items in sorted(grouped.items(), key=lambda kv: _worst_first(kv[1])):
+            items.sort(key=_item_order)
+            headline = items[0].incident_headline or f"{len(items)} related alerts"
+            out.append((f"incident #{incident_id}: {headline}", items))
+        rest = [i for i in self.items if i.incident_id not in grouped]
+        return out + [(area.replace("_", " "), items) for area, items in _by_area(rest)]
 
     def title(self) -> str:
         counts: dict[str, int] = {}
@@ -94,6 +108,29 @@ class Digest:
             counts[item.event] = counts.get(item.event, 0) + 1
         parts = [f"{n} {EVENT_WORDS.get(e, e).lower()}" for e, n in sorted(counts.items())]
         return f"Risk alerts ({self.route}): " + ", ".join(parts)
+
+
+def _item_order(item: DigestItem) -> tuple:
+    return (
+        -severity_rank(item.severity),
+        -(item.significance or 0.0),
+        item.rule_id,
+        item.unique_id,
+    )
+
+
+def _worst_first(items: list[DigestItem]) -> tuple:
+    return (-max(severity_rank(i.severity) for i in items), -len(items))
+
+
+def _by_area(items: list[DigestItem]) -> list[tuple[str, list[DigestItem]]]:
+    areas: dict[str, list[DigestItem]] = {}
+    for item in items:
+        areas.setdefault(item.policy_category or "all", []).append(item)
+    for members in areas.values():
+        members.sort(key=_item_order)
+    worst = {a: max(severity_rank(i.severity) for i in members) for a, members in areas.items()}
+    return sorted(areas.items(), key=lambda kv: (-worst[kv[0]], kv[0]))
 
 
 def item_line(item: DigestItem) -> str:
@@ -108,8 +145,8 @@ def item_line(item: DigestItem) -> str:
 
 def render_text(digest: Digest) -> str:
     lines = [digest.title()]
-    for area, items in digest.by_area():
-        lines.append(f"\n== {area.replace('_', ' ')} ==")
+    for title, items in digest.sections():
+        lines.append(f"\n== {title} ==")
         lines += [f"- {item_line(i)}" for i in items]
     return "\n".join(lines)
 
@@ -118,9 +155,9 @@ def render_slack(digest: Digest) -> dict:
     blocks: list[dict] = [
         {"type": "header", "text": {"type": "plain_text", "text": digest.title()[:150]}}
     ]
-    areas = digest.by_area()
+    areas = digest.sections()
     for area, items in areas[:_SLACK_MAX_AREAS]:
-        lines = [f"*{area.replace('_', ' ')}*"]
+        lines = [f"*{area}*"]
         for item in items:
             detail = " · ".join(t for t in (item.contributor_text(), item.annotation) if t)
             lines.append(
@@ -163,8 +200,8 @@ def render_html(digest: Digest, chart_cid: str | None = None) -> str:
     ]
     if chart_cid:
         parts.append(f"<p><img src='cid:{chart_cid}' alt='alert chart' width='675'></p>")
-    for area, items in digest.by_area():
-        parts.append(f"<h3>{esc(area.replace('_', ' '))}</h3><table cellpadding='4'>")
+    for title, items in digest.sections():
+        parts.append(f"<h3>{esc(title)}</h3><table cellpadding='4'>")
         for item in items:
             detail = " · ".join(t for t in (item.contributor_text(), item.annotation) if t)
             parts.append(

@@ -139,6 +139,9 @@ def _item(row: dict) -> DigestItem:
         owners=tuple(o for o in (row.get("owners") or "").split(",") if o),
         contributors=tuple(contributors),
         annotation=row["annotation"] if _present(row.get("annotation")) else None,
+        incident_id=int(row["incident_id"]) if _present(row.get("incident_id")) else None,
+        incident_headline=row["headline"] if _present(row.get("headline")) else None,
+        significance=float(row["significance"]) if _present(row.get("significance")) else None,
     )
 
 
