@@ -16,6 +16,8 @@ from risk_pipelines.alerting.evaluation.rules import parse_rules
 from risk_pipelines.alerting.notification.digest import Digest, DigestItem, render_text
 from risk_pipelines.alerting.notification.routes import parse_routes
 from risk_pipelines.indicators.surprise import INDICATOR_COLUMNS
+from risk_pipelines.reporting.brief import build_brief
+from risk_pipelines.reporting.render import render_brief_html
 from risk_pipelines.stages.alerts import evaluate_pending_days
 from risk_pipelines.warehouse import Warehouse
 from risk_pipelines.warehouse import alerts as alert_store
@@ -148,6 +150,14 @@ def test_a_platform_outage_across_its_categories_is_one_incident_sent_once(wareh
     assert len(hook.requests) == 1 and len(sent) == 5
     assert {n["incident_id"] for n in sent} == {int(incident["incident_id"])}
     assert sorted(n["alert_id"] for n in sent) == sorted(alerts["alert_id"].tolist())
+
+    # The brief tells leadership one story, not five alerts.
+    brief = build_brief(warehouse, days[-1], charts=False)
+    assert (
+        len(brief.incidents) == 1
+        and "statements (all content) on shorts down" in (brief.incidents[0])
+    )
+    assert "statements (all content) on shorts down" in render_brief_html(brief)
 
     # Labelling the incident labels every alert in it.
     done = incident_store.label_incident(

@@ -12,7 +12,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from risk_pipelines.alerting.notification.routes import severity_rank
-from risk_pipelines.warehouse.schema import alerts, risk_indicators
+from risk_pipelines.warehouse.schema import alert_incidents, alerts, risk_indicators
 from risk_pipelines.warehouse.store import Warehouse
 
 LEVELS = ("ok", "elevated", "high", "critical")
@@ -60,6 +60,7 @@ class Brief:
     firing: list[FiringAlert]
     resolved_today: list[str]  # one line per alert that resolved on the day
     level_changes: list[str]  # one line per policy area whose level moved since yesterday
+    incidents: list[str] = field(default_factory=list)  # open incidents of 2+ alerts, a line each
 
     def headline(self) -> str:
         areas = ", ".join(
@@ -130,6 +131,7 @@ def build_brief(
         firing=firing,
         resolved_today=_resolved_on(warehouse, day),
         level_changes=changes,
+        incidents=_open_incidents(warehouse, day),
     )
 
 
@@ -171,6 +173,22 @@ def _drivers(warehouse: Warehouse, day: dt.date, several_platforms: bool) -> dic
     frame["area"] = _area(frame, several_platforms)
     best = frame.sort_values("score", ascending=False).drop_duplicates("area")
     return dict(zip(best["area"], best["unique_id"], strict=True))
+
+
+def _open_incidents(warehouse: Warehouse, day: dt.date) -> list[str]:
+    """Incidents of two or more alerts open on the day, most significant first: what leadership
+    reads as one story rather than as its alerts one by one."""
+    i = alert_incidents
+    frame = warehouse.read_query(
+        sa.select(i.c.incident_id, i.c.headline, i.c.alert_count, i.c.significance, i.c.opened_ds)
+        .where(i.c.state == "open", i.c.alert_count > 1, i.c.opened_ds <= day)
+        .order_by(i.c.significance.desc(), i.c.incident_id)
+    )
+    return [
+        f"incident #{r['incident_id']} since {pd.Timestamp(r['opened_ds']):%Y-%m-%d}, "
+        f"{r['alert_count']} alerts: {r['headline']}"
+        for r in frame.to_dict("records")
+    ]
 
 
 def _firing(warehouse: Warehouse, day: dt.date, charts: bool) -> list[FiringAlert]:

@@ -61,6 +61,10 @@ def render_brief_html(brief: Brief) -> str:
     parts += [_risk_card(r) for r in brief.top_risks] or [
         '<p class="none">Every policy area is at ok.</p>'
     ]
+    if brief.incidents:
+        parts.append('<h2 id="incidents">Incidents (related alerts, one cause)</h2><ul>')
+        parts += [f"<li>{escape(line)}</li>" for line in brief.incidents]
+        parts.append("</ul>")
     parts.append('<h2 id="firing-alerts">Alerts firing</h2>')
     parts += [_alert_card(a) for a in brief.firing] or ['<p class="none">No alert is firing.</p>']
     parts.append('<h2 id="changes">What changed since yesterday</h2>')
