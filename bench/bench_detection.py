@@ -2,7 +2,7 @@
 anomalies, and how noisy they are on the same series clean.
 
 Series have the shapes of real platform counts (a level per series, growth, a weekly cycle,
-log-normal noise with a heavy right tail, occasional partial days). Into one copy of each,
+heavy-tailed noise, occasional partial days). Into one copy of each,
 anomalies are injected at seeded random days of the evaluated range: one-day spikes, multi-day
 surges, drops, permanent level shifts up and down, and outages (no data). The other copy stays
 clean. Every packaged rule that matches the series is replayed with ``rules backtest``'s
@@ -27,13 +27,13 @@ import argparse
 import datetime as dt
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from risk_pipelines.alerting.evaluation.backtest import backtest_rule
+from risk_pipelines.alerting.evaluation.backtest import backtest_rules
 from risk_pipelines.config import PACKAGED_CONFIG_DIR, load_config
 from risk_pipelines.warehouse.store import Warehouse
 
@@ -48,6 +48,7 @@ KINDS = {  # kind: (days, factor on the expected value; None: no data), directio
 }
 END = dt.date(2026, 6, 30)
 HISTORY = 430
+REAL_HISTORY = 300  # the real DSA series are younger: most start in the second half of 2024
 OPEN_TOO_LONG = 28
 
 
@@ -67,7 +68,10 @@ def make_series(n: int, days: list[dt.date], rng) -> pd.DataFrame:
     for i in range(n):
         level = rng.uniform(60, 2000)
         growth = 1 + rng.uniform(-0.0004, 0.0015) * t
-        values = level * growth * weekly * rng.lognormal(0, 0.12, len(days))
+        # Heavy-tailed day-to-day noise (Student t, 4 degrees of freedom, about 12 % a day):
+        # a 4-sigma day comes every few months on a clean series, as on real counts.
+        noise = np.exp(0.12 * rng.standard_t(4, len(days)) / np.sqrt(2))
+        values = level * growth * weekly * noise
         partial = rng.random(len(days)) < 0.01  # a partial day now and then
         values = np.where(partial, values * rng.uniform(0.4, 0.8, len(days)), values)
         category = f"category_{i:02d}"
@@ -77,6 +81,22 @@ def make_series(n: int, days: list[dt.date], rng) -> pd.DataFrame:
     frame = frame.assign(metric=METRIC, platform="bench", region="all", surface="all")
     frame["unique_id"] = METRIC + "|bench|" + frame["policy_category"] + "|all|all"
     return frame
+
+
+def real_series(path: Path, evaluated_days: int) -> tuple[pd.DataFrame, list[dt.date]]:
+    """Real daily counts as the series: every platform with data on 90 % of the evaluated days
+    and the REAL_HISTORY days before them, its gaps and bursts left as they are."""
+    raw = pd.read_csv(path, parse_dates=["date"])
+    end = raw["date"].max().date()
+    days = [end - dt.timedelta(days=i) for i in range(REAL_HISTORY + evaluated_days)][::-1]
+    raw = raw[raw["date"].dt.date >= days[0]]
+    covered = raw.groupby("platform")["date"].nunique() >= 0.9 * len(days)
+    raw = raw[raw["platform"].isin(covered[covered].index)]
+    frame = pd.DataFrame({"ds": raw["date"].dt.date, "value": raw["statements"].astype(float),
+                          "policy_category": raw["platform"].str.replace("|", "/")})  # fmt: skip
+    frame = frame.assign(metric=METRIC, platform="bench", region="all", surface="all")
+    frame["unique_id"] = METRIC + "|bench|" + frame["policy_category"] + "|all|all"
+    return frame.reset_index(drop=True), days
 
 
 def inject(frame: pd.DataFrame, evaluated: list[dt.date], rng) -> tuple[pd.DataFrame, list]:
@@ -105,12 +125,11 @@ def load(url: str, frame: pd.DataFrame) -> Warehouse:
     return warehouse
 
 
-def replay(warehouse: Warehouse, rules, start: dt.date, workers: int) -> pd.DataFrame:
+def replay(warehouse: Warehouse, rules, start: dt.date, end: dt.date, workers: int) -> pd.DataFrame:
     found = []
-    for rule in rules:
-        result = backtest_rule(warehouse, rule, start, END, workers=workers)
-        episodes = result.episodes.assign(rule_id=rule.id, direction=rule.direction)
-        found.append(episodes)
+    for result in backtest_rules(warehouse, rules, start, end, workers=workers):
+        rule = result.rule
+        found.append(result.episodes.assign(rule_id=rule.id, direction=rule.direction))
     frame = pd.concat(found, ignore_index=True) if found else pd.DataFrame()
     for column in ("fired_on", "resolved_on"):
         frame[column] = pd.to_datetime(frame[column]).dt.date
@@ -143,9 +162,47 @@ def score(episodes: pd.DataFrame, labels: list[Label]) -> tuple[pd.DataFrame, pd
     return scored, pd.DataFrame(detections)
 
 
-def open_days(episodes: pd.DataFrame) -> pd.Series:
-    ended = episodes["resolved_on"].fillna(END)
+def open_days(episodes: pd.DataFrame, end: dt.date) -> pd.Series:
+    ended = episodes["resolved_on"].fillna(end)
     return pd.Series([(e - f).days for e, f in zip(ended, episodes["fired_on"], strict=True)])
+
+
+def with_overrides(rule, overrides: list[str]):
+    """The rule with ``RULE.FIELD=VALUE`` overrides that name it applied."""
+    changes = {}
+    for item in overrides:
+        target, value = item.split("=", 1)
+        rule_id, name = target.split(".", 1)
+        if rule_id == rule.id:
+            kind = type(getattr(rule, name))
+            changes[name] = kind(float(value)) if kind in (int, float) else value
+    return replace(rule, **changes) if changes else rule
+
+
+def significance_table(scored: pd.DataFrame) -> None:
+    """What a route's ``min_significance`` would keep: the share of true and of false episodes
+    at or above each line (significance at firing, alerting/evaluation/significance.py)."""
+    if "significance" not in scored or scored.empty:
+        return
+    true, false = scored[scored["true"]], scored[~scored["true"]]
+    print("\nmin_significance  true kept  false kept")
+    for line in (0, 5, 8, 10, 12, 15, 20, 25):
+        kept_true = (true["significance"] >= line).mean() if len(true) else float("nan")
+        kept_false = (false["significance"] >= line).mean() if len(false) else float("nan")
+        print(f"{line:16d}  {kept_true:9.2f}  {kept_false:10.2f}")
+
+
+def explain(scored: pd.DataFrame, on_clean: pd.DataFrame, labels: list[Label]) -> None:
+    """Every false episode, placed against its series' anomaly (days from its start)."""
+    by_series = {label.unique_id: label for label in labels}
+    print("\nfalse episodes (injected copy): rule, series, kind, fired / resolved vs start")
+    for e in scored[~scored["true"]].to_dict("records"):
+        label = by_series[e["unique_id"]]
+        resolved = (e["resolved_on"] - label.start).days if pd.notna(e["resolved_on"]) else None
+        print(f"  {e['rule_id']:26s} {e['unique_id'][-15:]:15s} {label.kind:10s} "
+              f"{(e['fired_on'] - label.start).days:+4d} / {resolved}")  # fmt: skip
+    for e in on_clean.to_dict("records"):
+        print(f"  clean: {e['rule_id']:26s} {e['unique_id'][-15:]:15s} {e['fired_on']}")
 
 
 def main() -> None:
@@ -154,21 +211,37 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=120, help="evaluated days, ending 2026-06-30")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--explain", action="store_true", help="list every false episode")
+    parser.add_argument(
+        "--real", type=Path, metavar="PLATFORM_TOTALS_CSV",
+        help="real series instead of generated ones: date,platform,statements per day (e.g. "
+        "tests/fixtures/dsa_daily/platform_totals.csv); their own unlabelled events count as "
+        "false alerts, so precision there is a lower bound",
+    )  # fmt: skip
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="RULE.FIELD=VALUE",
+        help="try another value for a rule's field, e.g. report_drop.sustain=1",
+    )  # fmt: skip
     args = parser.parse_args()
     rng = np.random.default_rng(args.seed)
-    days = [END - dt.timedelta(days=i) for i in range(HISTORY + args.days)][::-1]
+    if args.real:
+        clean, days = real_series(args.real, args.days)
+        args.series = clean["unique_id"].nunique()
+    else:
+        days = [END - dt.timedelta(days=i) for i in range(HISTORY + args.days)][::-1]
+        clean = make_series(args.series, days, rng)
     evaluated = days[-args.days :]
-    clean = make_series(args.series, days, rng)
     injected, labels = inject(clean, evaluated, rng)
     rules = [r for r in load_config(PACKAGED_CONFIG_DIR).alerts.rules
              if r.matches({"metric": METRIC, "platform": "bench", "policy_category": "x",
                            "region": "all", "surface": "all"})]  # fmt: skip
+    rules = [with_overrides(rule, args.set) for rule in rules]
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         on_injected = replay(load(f"sqlite:///{Path(tmp) / 'i.sqlite'}", injected), rules,
-                             evaluated[0], args.workers)  # fmt: skip
+                             evaluated[0], days[-1], args.workers)  # fmt: skip
         on_clean = replay(load(f"sqlite:///{Path(tmp) / 'c.sqlite'}", clean), rules,
-                          evaluated[0], args.workers)  # fmt: skip
+                          evaluated[0], days[-1], args.workers)  # fmt: skip
     seconds = time.perf_counter() - started
     scored, detections = score(on_injected, labels)
     quarters = args.days / 91.3
@@ -203,7 +276,10 @@ def main() -> None:
           f"worst {delays.max() if len(delays) else float('nan'):.0f} d")  # fmt: skip
     both = pd.concat([on_injected, on_clean], ignore_index=True)
     false_rate = len(on_clean) / args.series / quarters
-    too_long = int((open_days(both) > OPEN_TOO_LONG).sum())
+    too_long = int((open_days(both, days[-1]) > OPEN_TOO_LONG).sum())
+    significance_table(scored)
+    if args.explain:
+        explain(scored, on_clean, labels)
     print(f"false alerts per series per quarter (clean): {false_rate:.2f}; "
           f"episodes open > {OPEN_TOO_LONG} days: {too_long}; "
           f"re-alerts after a level shift: {realerts}")  # fmt: skip

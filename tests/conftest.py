@@ -179,3 +179,14 @@ def unevaluated_copy(pipeline: dict, tmp_path: Path) -> dict:
         source.close()
         target.close()
     return make_resources(f"sqlite:///{copy}", pipeline["landing"])
+
+
+@pytest.fixture
+def hook(monkeypatch):
+    """A real local HTTP server as the alert webhook (TEST_HOOK_URL / TEST_HOOK_SECRET)."""
+    from tests.receivers import http_receiver
+
+    with http_receiver() as receiver:
+        monkeypatch.setenv("TEST_HOOK_URL", receiver.url)
+        monkeypatch.setenv("TEST_HOOK_SECRET", "hook-secret")
+        yield receiver

@@ -24,7 +24,6 @@ from risk_pipelines.indicators.surprise import INDICATOR_COLUMNS
 from risk_pipelines.stages.alerts import evaluate_pending_days
 from risk_pipelines.warehouse import Warehouse
 from risk_pipelines.warehouse import alerts as store
-from tests.receivers import http_receiver
 
 START = dt.date(2026, 3, 2)
 ROUTES = parse_routes({"routes": {
@@ -67,14 +66,6 @@ def delivered(hook) -> list[tuple[str, str, str]]:
         for request in hook.requests
         for n in request.json()["notifications"]
     ]
-
-
-@pytest.fixture
-def hook(monkeypatch):
-    with http_receiver() as receiver:
-        monkeypatch.setenv("TEST_HOOK_URL", receiver.url)
-        monkeypatch.setenv("TEST_HOOK_SECRET", "hook-secret")
-        yield receiver
 
 
 def test_a_scripted_sequence_of_days_walks_every_state_and_notice(warehouse_url, hook):

@@ -9,7 +9,6 @@ import datetime as dt
 import json
 
 import pandas as pd
-import pytest
 
 from risk_pipelines.alerting.evaluation.grouping import FiredAlert, OpenIncident, group_fired
 from risk_pipelines.alerting.evaluation.rules import parse_rules
@@ -22,7 +21,6 @@ from risk_pipelines.stages.alerts import evaluate_pending_days
 from risk_pipelines.warehouse import Warehouse
 from risk_pipelines.warehouse import alerts as alert_store
 from risk_pipelines.warehouse import incidents as incident_store
-from tests.receivers import http_receiver
 from tests.test_real_data_flow import day_range, series_frame
 
 DAY = dt.date(2026, 3, 10)
@@ -100,14 +98,6 @@ SILENT = parse_rules({"rules": [{
 }]}, known_routes=["log", "hook"])  # fmt: skip
 
 
-@pytest.fixture
-def hook(monkeypatch):
-    with http_receiver() as receiver:
-        monkeypatch.setenv("TEST_HOOK_URL", receiver.url)
-        monkeypatch.setenv("TEST_HOOK_SECRET", "hook-secret")
-        yield receiver
-
-
 def load(warehouse: Warehouse, days: list[dt.date], quiet_from: dt.date) -> None:
     """Two platforms' daily statements, total and per category; ``shorts`` stops submitting
     on ``quiet_from``. Indicators exist for every day (the other platform still reports)."""
@@ -118,12 +108,18 @@ def load(warehouse: Warehouse, days: list[dt.date], quiet_from: dt.date) -> None
     )
     metrics = frame.assign(source="landed", numerator=None, denominator=None)
     warehouse.replace_rows("daily_metrics", metrics, where={"source": "landed"})
-    indicators = frame.assign(
+    warehouse.replace_rows(
+        "risk_indicators", quiet_indicators(frame), where={"indicator": "statements"}
+    )
+
+
+def quiet_indicators(frame: pd.DataFrame) -> pd.DataFrame:
+    """Indicator rows for every metric row: on forecast, inside the band."""
+    return frame.assign(
         indicator=frame["metric"], expected=frame["value"], lower=frame["value"] * 0.8,
         upper=frame["value"] * 1.2, score=0.0, level="ok", numerator=None, denominator=None,
         model="ets", as_of=frame["ds"], note=None,
     )[INDICATOR_COLUMNS]  # fmt: skip
-    warehouse.replace_rows("risk_indicators", indicators, where={"indicator": "statements"})
 
 
 def test_a_platform_outage_across_its_categories_is_one_incident_sent_once(warehouse_url, hook):
@@ -181,12 +177,7 @@ def test_the_incident_resolves_when_its_last_alert_does(warehouse_url):
     warehouse.append_rows(
         "daily_metrics", back.assign(source="landed", numerator=None, denominator=None)
     )
-    indicators = back.assign(
-        indicator=back["metric"], expected=back["value"], lower=back["value"] * 0.8,
-        upper=back["value"] * 1.2, score=0.0, level="ok", numerator=None, denominator=None,
-        model="ets", as_of=back["ds"], note=None,
-    )[INDICATOR_COLUMNS]  # fmt: skip
-    warehouse.append_rows("risk_indicators", indicators)
+    warehouse.append_rows("risk_indicators", quiet_indicators(back))
     evaluate_pending_days(warehouse, SILENT, now=now + dt.timedelta(days=2))
     incident = incident_store.list_incidents(warehouse).iloc[0]
     assert incident["state"] == "resolved"
