@@ -20,6 +20,9 @@ from risk_pipelines.forecasting.models.base import (
 # Days in a row beyond the clip, on one side, after which a series is taken to have moved to a
 # new level (the alert rules' ``rebaseline_days`` says the same of an open alert).
 SHIFT_DAYS = 7
+# Weeks in a row in which one weekday is beyond the clip on the same side, after which that
+# weekday's seasonal slot moves (a platform that stops submitting on Sundays).
+SHIFT_WEEKS = 3
 
 
 class ETS:
@@ -104,28 +107,32 @@ def _estimate_ets(y: np.ndarray) -> dict:
 
 def _heuristic_states(filled: np.ndarray) -> tuple[float, float, np.ndarray]:
     """Start level and weekly pattern from the first weeks (up to eight), no trend: the filter
-    forgets its start within weeks, and the first two weeks are not used."""
+    forgets its start within weeks, and the first two weeks are not used. Medians, not means:
+    a platform's first day is often a partial one (a handful of statements), and one such day
+    must not set its weekday's slot far below the others."""
     weeks = min(8, len(filled) // SEASON)
     first = filled[: weeks * SEASON]
-    level = float(np.mean(first))
-    seasonal = np.array([np.mean(first[i::SEASON]) - level for i in range(SEASON)])
+    level = float(np.median(first))
+    seasonal = np.array([np.median(first[i::SEASON]) - level for i in range(SEASON)])
     return level, 0.0, seasonal
 
 
 def _robust_filter(y, params, level, trend, seasonal, clip):
-    """ETS(A,Ad,A) recursions with clipped innovations; returns one-step predictions and the
+    """ETS(A,Ad,A) recursions with robust innovations; returns one-step predictions and the
     final state (level, trend, seasonal slots in time order).
 
-    A day beyond the clip does not move the states at all while it may still be an anomaly:
-    a spike, a five-day surge or a drop leaves the forecast where it was, so the day the series
-    comes back is not itself a surprise (an alert "the other way"). After ``SHIFT_DAYS`` such
-    days in a row on the same side, the series has moved: the level jumps by the median of the
-    last three days' errors, and the series is re-baselined at its new level. Days inside the
-    clip update the states as usual."""
+    A day beyond the clip does not move the states while it may still be an anomaly: a spike,
+    a five-day surge or a drop leaves the forecast where it was, so the day the series comes
+    back is not itself a surprise (an alert "the other way"). But what lasts is learned:
+    after ``SHIFT_DAYS`` such days in a row on one side the level jumps by the median of the
+    last three days' errors (the series is re-baselined at its new level), and after
+    ``SHIFT_WEEKS`` such days in a row of one weekday, on one side, that weekday's slot does
+    (the weekly pattern changed). Days inside the clip update the states as usual."""
     alpha, beta, gamma, phi = params
     season = list(seasonal)
     fitted = np.empty(len(y))
     run: list[float] = []
+    slot_runs: list[list[float]] = [[] for _ in range(SEASON)]
     for t, value in enumerate(y):
         slot = t % SEASON
         prediction = level + phi * trend + season[slot]
@@ -134,15 +141,24 @@ def _robust_filter(y, params, level, trend, seasonal, clip):
         if abs(error) <= clip:
             level, trend = level + phi * trend + alpha * error, phi * trend + beta * error
             season[slot] += gamma * error
-            run = []
+            run, slot_runs[slot] = [], []
             continue
         level = level + phi * trend  # the anomaly itself teaches nothing yet
         trend = phi * trend
-        run = [*run, error] if run and (error > 0) == (run[-1] > 0) else [error]
+        run = _extend(run, error)
+        slot_runs[slot] = _extend(slot_runs[slot], error)
         if len(run) >= SHIFT_DAYS:
             level += float(np.median(run[-3:]))
-            run = []
+            run, slot_runs = [], [[] for _ in range(SEASON)]
+        elif len(slot_runs[slot]) >= SHIFT_WEEKS:
+            season[slot] += float(np.median(slot_runs[slot]))
+            slot_runs[slot] = []
     return fitted, (level, trend, season)
+
+
+def _extend(run: list[float], error: float) -> list[float]:
+    """The run of same-side errors with this one added (a new run when the side changes)."""
+    return [*run, error] if run and (error > 0) == (run[-1] > 0) else [error]
 
 
 def _forecast_from_state(state, params, n, horizon, sigma):
