@@ -23,6 +23,9 @@ SHIFT_DAYS = 7
 # Weeks in a row in which one weekday is beyond the clip on the same side, after which that
 # weekday's seasonal slot moves (a platform that stops submitting on Sundays).
 SHIFT_WEEKS = 3
+# The recent errors that size the band's tails (a half year).
+TAIL_WINDOW = 182
+Z95 = 1.959963984540054
 
 
 class ETS:
@@ -69,7 +72,8 @@ class ETS:
         if not np.isfinite(sigma) or sigma <= 0:
             raise ModelFailed("no residual variation to size an interval")
         fitted_window, state = _robust_filter(filled, smoothing, *states, self.clip_sigmas * sigma)
-        sigma = robust_sigma((filled - fitted_window)[burn_in:][~missing[burn_in:]])
+        residuals = (filled - fitted_window)[burn_in:][~missing[burn_in:]]
+        sigma = max(robust_sigma(residuals), _tail_sigma(residuals[-TAIL_WINDOW:]))
         mean, var = _forecast_from_state(state, smoothing, len(filled), horizon, sigma)
         spread = np.nanmax(filled) - np.nanmin(filled)
         guard(mean, var, filled, spread)
@@ -78,6 +82,18 @@ class ETS:
         fitted_sd = np.full(n_all, np.nan)
         fitted_sd[offset + burn_in :] = sigma
         return ModelOutput(mean, np.sqrt(var), fitted, fitted_sd, note, dict(params))
+
+
+def _tail_sigma(residuals: np.ndarray) -> float:
+    """The sigma at which a normal 95 % band would have covered 95 % of these one-step errors.
+
+    The robust sigma describes the core of the errors; on a heavy-tailed series (a platform
+    that submits in batches: a day of 100 times the usual now and then) a band sized from it
+    alone is breached every week, and every breach is an alert nobody needs."""
+    if len(residuals) < 4 * SEASON:
+        return 0.0
+    centred = np.abs(residuals - np.median(residuals))
+    return float(np.quantile(centred, 0.95)) / Z95
 
 
 def _estimate_ets(y: np.ndarray) -> dict:
