@@ -126,6 +126,10 @@ JOIN metric_forecasts f
             "muted_until": "after a new_trend label: no new alert before this day",
             "contributors": "JSON: the sub-dimensions that explain the deviation, with shares",
             "annotation": "known calendar events overlapping the alert",
+            "significance": "surprise x volume moved x duration, the largest so far",
+            "level_shift_to": "the new level, once the alert was found a level shift",
+            "incident_id": "the incident it belongs to (related alerts, one cause)",
+            "incident_headline": "that incident's headline",
             "notifications_sent": "notifications a channel accepted",
             "last_sent_at": "when the last one was accepted (UTC)",
         },
@@ -134,8 +138,10 @@ SELECT a.alert_id, a.rule_id, a.unique_id, a.metric, a.policy_category, a.region
        a.severity, a.escalated_from, a.state, a.first_breach_ds, a.fired_at, a.resolved_at,
        a.last_evaluated_ds, a.observed_value, a.threshold, a.message, a.label, a.ack_by,
        a.ack_at, a.silenced_by, a.muted_until, a.contributors, a.annotation,
+       a.significance, a.level_shift_to, a.incident_id, i.headline AS incident_headline,
        COALESCE(n.sent, 0) AS notifications_sent, n.last_sent_at
 FROM alerts a
+LEFT JOIN alert_incidents i ON i.incident_id = a.incident_id
 LEFT JOIN (
     SELECT alert_id, SUM(CASE WHEN status = 'sent' THEN 1 ELSE 0 END) AS sent,
            MAX(sent_at) AS last_sent_at
