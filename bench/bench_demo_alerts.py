@@ -24,11 +24,12 @@ import time
 from pathlib import Path
 
 import pandas as pd
+from bench_detection import with_overrides
 
 from risk_pipelines.alerting.evaluation.backtest import backtest_rules
 from risk_pipelines.config import PACKAGED_CONFIG_DIR, load_config
 from risk_pipelines.domain.series import split_series_id
-from risk_pipelines.sources.demo import DemoSpec, generate_demo_data
+from risk_pipelines.sources.demo import DemoSpec, generate_demo_data, ground_truth_events
 from risk_pipelines.stages.context import StageRun
 from risk_pipelines.stages.ingest import ingest_source
 from risk_pipelines.stages.metrics import run_metrics
@@ -39,15 +40,20 @@ GOAL_SHARE = 0.8
 
 
 def build(folder: Path, days: int, scale: float) -> tuple[Warehouse, list, dt.date, dt.date]:
+    """The demo's warehouse through the metrics stage (reused when ``folder`` holds one)."""
     end = dt.date(2026, 6, 30)
     start = end - dt.timedelta(days=days - 1)
-    summary = generate_demo_data(DemoSpec(start, end, scale=scale), folder / "landing")
+    spec = DemoSpec(start, end, scale=scale)
     warehouse = Warehouse(f"sqlite:///{folder / 'demo.sqlite'}")
+    if (folder / "built").exists():
+        return warehouse, ground_truth_events(spec), start, end
+    summary = generate_demo_data(spec, folder / "landing")
     run = StageRun(landing_dir=folder / "landing", run_id="bench-demo-alerts")
     every_day = [start + dt.timedelta(days=i) for i in range(days)]
     for dataset in ("moderation_decisions", "incidents"):
         ingest_source(warehouse, dataset, every_day, run)
     run_metrics(warehouse, every_day, run)
+    (folder / "built").touch()
     return warehouse, summary.events, start, end
 
 
@@ -71,11 +77,20 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=60, help="days of history before judging")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--explain", action="store_true", help="list the episodes of no event")
+    parser.add_argument("--rules", help="only these rules (comma-separated ids)")
+    parser.add_argument("--keep", type=Path, help="build the demo here once and reuse it")
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="RULE.FIELD=VALUE",
+        help="try another value for a rule's field, e.g. incident_spike.sustain=2",
+    )  # fmt: skip
     args = parser.parse_args()
-    rules = load_config(PACKAGED_CONFIG_DIR).alerts.rules
+    rules = [with_overrides(r, args.set) for r in load_config(PACKAGED_CONFIG_DIR).alerts.rules]
+    if args.rules:
+        rules = [r for r in rules if r.id in args.rules.split(",")]
     with tempfile.TemporaryDirectory() as tmp:
         started = time.perf_counter()
-        warehouse, events, start, end = build(Path(tmp), args.days, args.scale)
+        folder = args.keep or Path(tmp)
+        warehouse, events, start, end = build(folder, args.days, args.scale)
         built = time.perf_counter() - started
         judged_from = start + dt.timedelta(days=args.warmup)
         results = backtest_rules(warehouse, rules, judged_from, end, workers=args.workers)
@@ -95,6 +110,8 @@ def main() -> None:
     print("\nevent                 start       first alert on its own series  delay")
     for event in events:
         own = episodes[episodes["unique_id"].isin(event.series)]
+        if args.explain:
+            print(own[["rule_id", "fired_on", "resolved_on", "significance"]].to_string())
         first_day = dt.date.fromisoformat(event.start)
         hits = own[(own["fired_on"] >= first_day)]["fired_on"]
         first = hits.min() if len(hits) else None

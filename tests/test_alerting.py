@@ -63,7 +63,12 @@ def apply(open_alerts, evaluation):
 
 def test_the_packaged_rules_are_valid():
     rules = load_rules(PACKAGED_CONFIG_DIR / "alert_rules.yaml")
-    assert {r.type for r in rules} == {"outside_interval", "forecast_crosses", "absent"}
+    assert {r.type for r in rules} == {
+        "outside_interval",
+        "forecast_crosses",
+        "absent",
+        "count_burst",
+    }
     silent = next(r for r in rules if r.type == "absent")
     assert not silent.match and silent.renotify_days == 0  # every series, once per outage
 
@@ -321,3 +326,43 @@ def test_a_malformed_match_is_refused_by_rule_and_dimension(match, message):
     raw = {"id": "m", "type": "threshold", "severity": "low", "threshold": 1, "match": match}
     with pytest.raises(RuleError, match=r"rule 'm': " + message):
         parse_rules({"rules": [raw]})
+
+
+def sparse_days(values, expected=0.6):
+    """Incident indicator rows, one a day from 2026-05-01: the actual and its forecast."""
+    return pd.DataFrame([
+        {"ds": pd.Timestamp("2026-05-01") + pd.Timedelta(days=i), "indicator": "incidents",
+         "unique_id": "incidents|own|all|all|all", "metric": "incidents", "platform": "own",
+         "policy_category": "all", "region": "all", "surface": "all", "value": float(v),
+         "expected": expected, "lower": 0.0, "upper": 2.9, "score": 0.0}
+        for i, v in enumerate(values)
+    ])  # fmt: skip
+
+
+def test_a_cluster_of_sparse_incidents_breaches_over_its_window_and_a_lone_busy_day_does_not():
+    cluster = parse_rules({"rules": [{
+        "id": "incident_spike", "type": "count_burst", "severity": "critical",
+        "match": {"metric": "incidents"}, "window_days": 3, "max_p": 0.001, "min_abs_impact": 2,
+    }]})[0]  # fmt: skip
+    busy_day = sparse_days([0, 1, 0, 3])  # three in a day: every few weeks by chance
+    assert not evaluate_rule(cluster, pd.Timestamp("2026-05-04"), busy_day, pd.DataFrame()).breaches
+    burst = sparse_days([0, 1, 3, 2, 3])  # eight in three days against 1.8 expected
+    found = evaluate_rule(cluster, pd.Timestamp("2026-05-05"), burst, pd.DataFrame()).breaches
+    breach = found["incidents|own|all|all|all"]
+    assert breach.observed == 8 and breach.threshold == 8
+    assert "8 in the 3 days to 2026-05-05 against 1.8 expected" in breach.message
+    assert breach.score > 3 and breach.significance > 0
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"max_p": 0.7}, "'max_p' is a probability between 0 and 0.5"),
+        ({"window_days": 10}, "'window_days' must be at most 7"),
+        ({"type": "outside_interval", "window_days": 3}, "belong to count_burst rules"),
+    ],
+)
+def test_count_burst_fields_are_validated_with_the_rule_named(change, message):
+    raw = {"id": "burst", "type": "count_burst", "severity": "high", **change}
+    with pytest.raises(RuleError, match=message):
+        parse_rules({"rules": [raw]}, source="alert_rules.yaml")

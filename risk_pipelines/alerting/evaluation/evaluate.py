@@ -142,6 +142,41 @@ def evaluate_indicator_level(rule: Rule, indicators: pd.DataFrame) -> Evaluation
     return Evaluation(rule, frozenset(rows["unique_id"]), breaches, dims_of(rows), values)
 
 
+def evaluate_count_burst(rule: Rule, day: pd.Timestamp, indicators: pd.DataFrame) -> Evaluation:
+    """The last ``window_days`` days' total of a sparse count against the forecast's expected
+    total: a breach when that many or more would come by chance with probability below
+    ``max_p`` (the Poisson upper tail) and the excess is at least ``min_abs_impact``. Three
+    incidents in a day against 0.6 expected happen every few weeks; eight in three days
+    against 1.8 about once in five years."""
+    from scipy.stats import norm, poisson
+
+    first = day - pd.Timedelta(days=rule.window_days - 1)
+    rows = matching(rule, indicators[(indicators["ds"] >= first) & (indicators["ds"] <= day)])
+    rows = rows[rows["value"].notna() & rows["expected"].notna()]
+    whole = rows.groupby("unique_id").filter(lambda g: g["ds"].nunique() == rule.window_days)
+    if whole.empty:
+        return Evaluation(rule, frozenset(), {}, {}, {})
+    totals = whole.groupby("unique_id")[["value", "expected"]].sum()
+    latest = whole[whole["ds"] == day].drop_duplicates("unique_id").set_index("unique_id")
+    breaches, values = {}, {}
+    for uid, total in totals.iterrows():
+        observed, expected = float(total["value"]), max(float(total["expected"]), 1e-6)
+        values[uid] = observed
+        p = float(poisson.sf(observed - 1, expected))
+        if p >= rule.max_p or observed - expected < rule.min_abs_impact:
+            continue
+        line = float(poisson.isf(rule.max_p, expected)) + 1  # the smallest total that breaches
+        z = float(min(norm.isf(max(p, 1e-300)), 40.0))
+        breaches[uid] = Breach(
+            observed, line,
+            f"{describe(latest.loc[uid])}: {observed:,.0f} in the {rule.window_days} days to "
+            f"{day:%Y-%m-%d} against {expected:,.2g} expected (chance {p:.1g}; the line is "
+            f"{line:,.0f})",
+            score=z, significance=breach_significance(z, observed - expected),
+        )  # fmt: skip
+    return Evaluation(rule, frozenset(values), breaches, dims_of(latest.reset_index()), values)
+
+
 def evaluate_rule(
     rule: Rule,
     day: pd.Timestamp,
@@ -154,6 +189,8 @@ def evaluate_rule(
     ``metrics`` (absent rules) the daily_metrics rows of the rule's window through that day."""
     if rule.type == "absent":
         return evaluate_absent(rule, day, metrics if metrics is not None else pd.DataFrame())
+    if rule.type == "count_burst":
+        return evaluate_count_burst(rule, day, indicators)
     today = indicators[indicators["ds"] == day]
     if rule.type == "outside_interval":
         return evaluate_outside_interval(rule, today)

@@ -36,6 +36,12 @@ rules:
     type: indicator_level           # the indicator's risk level (ok < elevated < high < critical)
     level: critical
     recovery_level: elevated        # resolves only once below elevated again
+  - id: incident_cluster
+    type: count_burst               # a sparse count's last days against the forecast: Poisson
+    match: {metric: incidents}      #   tail of the window's total given its expected total
+    window_days: 3                  # 1 to 7
+    max_p: 0.001                    # that many would come by chance once in 1,000 windows
+    min_abs_impact: 3               # and at least 3 more than expected over the window
   - id: series_silent
     type: absent                    # a series with data on most recent days has none today
     lookback_days: 28
@@ -83,6 +89,7 @@ from risk_pipelines.indicators.surprise import LEVEL_THRESHOLDS
 
 RULE_TYPES = (
     "outside_interval", "forecast_crosses", "threshold", "pct_change", "indicator_level", "absent",
+    "count_burst",
 )  # fmt: skip
 # The score at which each risk level starts (indicators/surprise.py documents the levels).
 LEVEL_SCORES = {level: score for level, score in LEVEL_THRESHOLDS}
@@ -123,17 +130,20 @@ class Rule:
     min_level: float = 0.0
     rebaseline_days: int = 7
     max_open_days: int = 28
+    window_days: int = 3
+    max_p: float = 0.001
 
     def matches(self, dims: dict[str, str]) -> bool:
         return all(m.accepts(dims.get(k)) for k, m in self.match.items())
 
     def escalates(self, breach) -> bool:
         """Whether a breach is past ``escalate_at``, on the scale the rule compares: the
-        surprise score for outside_interval and indicator_level, else the observed value (the
+        surprise score for outside_interval, indicator_level and count_burst, else the observed
+        value (the
         change as a positive fraction for pct_change)."""
         if self.escalate_at is None:
             return False
-        if self.type in ("outside_interval", "indicator_level"):
+        if self.type in ("outside_interval", "indicator_level", "count_burst"):
             value, up = breach.score, True
         elif self.type == "pct_change":
             value = breach.observed if self.direction == "up" else -breach.observed
@@ -222,6 +232,8 @@ _FIELDS = {
     "min_level",
     "rebaseline_days",
     "max_open_days",
+    "window_days",
+    "max_p",
 }
 
 
@@ -271,6 +283,14 @@ def _parse_rule(raw: dict, where: str, known_routes) -> Rule:
             f"{where}: 'lookback_days', 'min_presence', 'near_zero' and 'min_level' belong to "
             "absent rules"
         )
+    if rule_type != "count_burst" and ("window_days" in raw or "max_p" in raw):
+        raise RuleError(f"{where}: 'window_days' and 'max_p' belong to count_burst rules")
+    max_p = _number(raw, "max_p", where, default=0.001, minimum=0.0)
+    if not 0 < max_p < 0.5:
+        raise RuleError(f"{where}: 'max_p' is a probability between 0 and 0.5, got {max_p}")
+    window = int(_number(raw, "window_days", where, default=3, minimum=1))
+    if window > 7:
+        raise RuleError(f"{where}: 'window_days' must be at most 7 (a week), got {window}")
     level = recovery_level = None
     if rule_type == "indicator_level":
         level = _choice(raw, "level", tuple(LEVEL_SCORES), where, required=True)
@@ -328,6 +348,8 @@ def _parse_rule(raw: dict, where: str, known_routes) -> Rule:
         min_level=_number(raw, "min_level", where, default=0.0, minimum=0.0),
         rebaseline_days=int(_number(raw, "rebaseline_days", where, default=7, minimum=1)),
         max_open_days=int(_number(raw, "max_open_days", where, default=28, minimum=0)),
+        window_days=window,
+        max_p=max_p,
     )
 
 
