@@ -366,3 +366,19 @@ def test_count_burst_fields_are_validated_with_the_rule_named(change, message):
     raw = {"id": "burst", "type": "count_burst", "severity": "high", **change}
     with pytest.raises(RuleError, match=message):
         parse_rules({"rules": [raw]}, source="alert_rules.yaml")
+
+
+def test_a_burst_is_judged_against_the_series_own_rate_when_the_forecast_says_zero():
+    """A low-volume forecast is a recent median: 0 for a series with an incident every other
+    day. Against 0, any incident would be a miracle; against its own rate, three in three days
+    is an ordinary week."""
+    cluster = parse_rules({"rules": [{
+        "id": "incident_spike", "type": "count_burst", "severity": "critical",
+        "match": {"metric": "incidents"}, "window_days": 3, "max_p": 0.001, "min_abs_impact": 2,
+    }]})[0]  # fmt: skip
+    history = [1, 0] * 14 + [1, 1, 1]  # four weeks at 0.5 a day, then three in three days
+    rows = sparse_days(history, expected=0.0)
+    day = rows["ds"].max()
+    assert not evaluate_rule(cluster, day, rows, pd.DataFrame()).breaches
+    burst = sparse_days([1, 0] * 14 + [3, 3, 3], expected=0.0)  # nine in three days
+    assert evaluate_rule(cluster, burst["ds"].max(), burst, pd.DataFrame()).breaches

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from risk_pipelines.alerting import repository
 from risk_pipelines.alerting.evaluation import root_cause
 from risk_pipelines.alerting.evaluation.absence import metrics_window_days
-from risk_pipelines.alerting.evaluation.evaluate import evaluate_rule
+from risk_pipelines.alerting.evaluation.evaluate import BURST_BASELINE_DAYS, evaluate_rule
 from risk_pipelines.alerting.evaluation.grouping import FiredAlert
 from risk_pipelines.alerting.evaluation.rules import Rule
 from risk_pipelines.alerting.evaluation.state import step
@@ -115,6 +115,8 @@ def evaluate_pending_days(
         days = days[-catch_up.max_days :]
     if days:
         lookback = max((r.compare_days for r in rules if r.type == "pct_change"), default=0)
+        if any(r.type == "count_burst" for r in rules):  # its window and the baseline before it
+            lookback = max(lookback, BURST_BASELINE_DAYS + 7)
         first = days[0] - dt.timedelta(days=max(lookback, 7))
         indicators = warehouse.read_range("risk_indicators", "ds", first, days[-1])
         longest = max((r.within_days for r in rules if r.type == "forecast_crosses"), default=0)

@@ -16,6 +16,11 @@ from risk_pipelines.alerting.evaluation.rules import LEVEL_SCORES, Rule
 from risk_pipelines.alerting.evaluation.significance import breach_significance, moved_events
 from risk_pipelines.domain.catalog import spec_for
 
+# count_burst: the days before the window whose mean rate floors the expected total, and the
+# fewest of them that make a rate worth trusting.
+BURST_BASELINE_DAYS = 28
+SEASON_DAYS = 7
+
 
 def evaluate_outside_interval(rule: Rule, indicators: pd.DataFrame) -> Evaluation:
     """``indicators``: risk_indicators rows of one day (value, expected, lower, upper, score)."""
@@ -143,24 +148,39 @@ def evaluate_indicator_level(rule: Rule, indicators: pd.DataFrame) -> Evaluation
 
 
 def evaluate_count_burst(rule: Rule, day: pd.Timestamp, indicators: pd.DataFrame) -> Evaluation:
-    """The last ``window_days`` days' total of a sparse count against the forecast's expected
-    total: a breach when that many or more would come by chance with probability below
-    ``max_p`` (the Poisson upper tail) and the excess is at least ``min_abs_impact``. Three
-    incidents in a day against 0.6 expected happen every few weeks; eight in three days
-    against 1.8 about once in five years."""
+    """The last ``window_days`` days' total of a sparse count against its expected total: a
+    breach when that many or more would come by chance with probability below ``max_p`` (the
+    Poisson upper tail) and the excess is at least ``min_abs_impact``. Three incidents in a day
+    against 0.6 expected happen every few weeks; eight in three days against 1.8 about once in
+    five years.
+
+    The expected total is the forecast's, or the series' own mean rate over the
+    ``BURST_BASELINE_DAYS`` before the window when that is higher: a low-volume forecast is a
+    recent median, 0 for a series with an incident every other day, and against 0 any incident
+    would be a miracle. (Half an event is added to the baseline's count, so a series with none
+    in four weeks still has a rate.)"""
     from scipy.stats import norm, poisson
 
     first = day - pd.Timedelta(days=rule.window_days - 1)
-    rows = matching(rule, indicators[(indicators["ds"] >= first) & (indicators["ds"] <= day)])
+    own = matching(rule, indicators)
+    rows = own[(own["ds"] >= first) & (own["ds"] <= day)]
     rows = rows[rows["value"].notna() & rows["expected"].notna()]
     whole = rows.groupby("unique_id").filter(lambda g: g["ds"].nunique() == rule.window_days)
     if whole.empty:
         return Evaluation(rule, frozenset(), {}, {}, {})
     totals = whole.groupby("unique_id")[["value", "expected"]].sum()
+    before = own[
+        (own["ds"] < first) & (own["ds"] >= first - pd.Timedelta(days=BURST_BASELINE_DAYS))
+    ]
+    before = before.dropna(subset=["value"]).groupby("unique_id")["value"].agg(["sum", "count"])
     latest = whole[whole["ds"] == day].drop_duplicates("unique_id").set_index("unique_id")
     breaches, values = {}, {}
     for uid, total in totals.iterrows():
-        observed, expected = float(total["value"]), max(float(total["expected"]), 1e-6)
+        observed, expected = float(total["value"]), float(total["expected"])
+        if uid in before.index and before.loc[uid, "count"] >= SEASON_DAYS:
+            rate = (before.loc[uid, "sum"] + 0.5) / before.loc[uid, "count"]
+            expected = max(expected, rate * rule.window_days)
+        expected = max(expected, 1e-6)
         values[uid] = observed
         p = float(poisson.sf(observed - 1, expected))
         if p >= rule.max_p or observed - expected < rule.min_abs_impact:

@@ -17,7 +17,7 @@ routes:
     sender: risk-alerts@example.com
     recipients_env: RISK_LEADERSHIP_EMAILS # comma-separated
     min_severity: high
-    min_significance: 12                   # significant alerts only (see significance.py)
+    min_significance: 8                    # significant alerts only (see significance.py)
   incident-webhook:
     channel: webhook                       # JSON, signed with HMAC-SHA256
     url_env: RISK_ALERT_WEBHOOK_URL
