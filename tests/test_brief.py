@@ -51,7 +51,7 @@ def test_the_brief_ranks_top_risks_lists_firing_alerts_and_what_changed(pipeline
     assert all(r.chart_png and r.chart_png.startswith(b"\x89PNG") for r in brief.top_risks)
     firing = warehouse.read_sql("SELECT alert_id FROM alerts WHERE state = 'firing'")
     assert sorted(a.alert_id for a in brief.firing) == sorted(firing["alert_id"])
-    surge = [a for a in brief.firing if a.rule_id == "report_surge"]
+    surge = [a for a in brief.firing if a.rule_id in ("report_spike", "report_surge")]
     assert surge and "scams_and_fraud" in surge[0].unique_id and surge[0].contributors
     assert f"{len(brief.firing)} alert(s) firing" in brief.headline()
 

@@ -11,11 +11,12 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
+from risk_pipelines.alerting.evaluation.rules import parse_rules
 from risk_pipelines.config import PACKAGED_CONFIG_DIR, load_alert_config
 from risk_pipelines.defs.resources import explicit_resources
 from risk_pipelines.runs import materialise_range
 from risk_pipelines.sources.demo import DemoSpec, generate_demo_data
-from risk_pipelines.stages.alerts import evaluate_with_config
+from risk_pipelines.stages.alerts import evaluate_pending_days
 from risk_pipelines.warehouse import Warehouse
 from risk_pipelines.warehouse.schema import TABLES
 from tests.conftest import throwaway_postgres_database
@@ -97,7 +98,14 @@ def test_secrets_and_raw_ids_reach_no_run_log_metadata_or_table(tmp_path, monkey
         result = materialise_range(first, last, instance=instance, resources=resources)
         assert result.success
         warehouse = Warehouse(url)
-        report = evaluate_with_config(warehouse, load_alert_config(PACKAGED_CONFIG_DIR))
+        packaged = load_alert_config(PACKAGED_CONFIG_DIR)
+        # A rule that fires whatever the demo's noise, on every route that leaves the machine.
+        always = parse_rules({"rules": [{
+            "id": "always", "type": "threshold", "match": {"metric": "decisions"},
+            "threshold": 0, "severity": "critical", "renotify_days": 1,
+            "routes": ["risk-slack", "leadership-email", "incident-webhook"],
+        }]}, known_routes=list(packaged.routes.routes))  # fmt: skip
+        report = evaluate_pending_days(warehouse, always, routes=packaged.routes)
         assert report.delivery.failed > 0  # the routes were tried (and are down)
         logs = [
             dg.serialize_value(record.event_log_entry)

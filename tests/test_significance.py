@@ -16,6 +16,7 @@ from risk_pipelines.alerting.evaluation.significance import breach_significance,
 from risk_pipelines.alerting.evaluation.state import step
 from risk_pipelines.alerting.notification.routes import RouteError, parse_routes
 from risk_pipelines.warehouse.store import Warehouse
+from risk_pipelines.warehouse.views import drop_views
 
 RULE = parse_rules({"rules": [{"id": "surge", "type": "outside_interval", "severity": "high",
                                "match": {"metric": "user_reports"}}]})[0]  # fmt: skip
@@ -36,6 +37,16 @@ def test_the_same_surprise_weighs_more_on_a_series_that_moves_more_volume():
     assert breaches["small"].score == breaches["large"].score == 3.0
     assert breaches["large"].significance > 4 * breaches["small"].significance
     assert breaches["small"].significance == breach_significance(3.0, 12.0)
+
+
+def test_a_rule_can_ignore_breaches_below_its_min_significance():
+    weighty = parse_rules({"rules": [{"id": "surge", "type": "outside_interval",
+                                      "severity": "high", "match": {"metric": "user_reports"},
+                                      "min_significance": 10}]})[0]  # fmt: skip
+    small = indicator("small", 20 + 3 * 4, 20, 4)
+    large = indicator("large", 2e6 + 3 * 1e5, 2e6, 1e5)
+    breaches = evaluate_outside_interval(weighty, pd.DataFrame([small, large])).breaches
+    assert set(breaches) == {"large"}
 
 
 def test_significance_grows_with_the_days_an_alert_keeps_breaching():
@@ -71,6 +82,7 @@ def test_a_warehouse_from_before_the_new_alert_columns_gains_them_and_keeps_its_
     Warehouse(url)  # today's schema...
     engine = sa.create_engine(url)
     with engine.begin() as conn:  # ...taken back to the version before significance
+        drop_views(conn)  # they read the columns
         for column in ("significance", "incident_id", "level_shift_to", "last_breach_ds"):
             conn.execute(sa.text(f"ALTER TABLE alerts DROP COLUMN {column}"))
         conn.execute(sa.text(

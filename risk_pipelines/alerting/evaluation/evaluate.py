@@ -38,6 +38,8 @@ def evaluate_outside_interval(rule: Rule, indicators: pd.DataFrame) -> Evaluatio
             side = "above" if rule.direction == "up" else "below"
             rate = spec_for(row["metric"]).kind == "rate"
             moved = moved_events(value, expected, row.get("denominator"), rate)
+            if breach_significance(float(row["score"]), moved) < rule.min_significance:
+                continue  # too little evidence or volume to matter (a thin rate's noise)
             breaches[row["unique_id"]] = Breach(
                 observed=value,
                 threshold=bound,

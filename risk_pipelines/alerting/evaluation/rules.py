@@ -59,6 +59,8 @@ Every rule can also carry:
                                     #   current band but beyond the opening bound is a level
                                     #   shift: said once, then judged against the current band
     max_open_days: 28               # resolve after 28 days without a fresh breach (0: never)
+    min_significance: 5             # outside_interval, count_burst: a breach that weighs less
+                                    #   (alerting/evaluation/significance.py) does not count
     escalate_at: 5                  # past this, severity rises to escalate_to and a notice goes
     escalate_to: critical           #   out at once (surprise score for outside_interval and
                                     #   indicator_level; otherwise the compared value)
@@ -132,6 +134,7 @@ class Rule:
     max_open_days: int = 28
     window_days: int = 3
     max_p: float = 0.001
+    min_significance: float = 0.0
 
     def matches(self, dims: dict[str, str]) -> bool:
         return all(m.accepts(dims.get(k)) for k, m in self.match.items())
@@ -234,6 +237,7 @@ _FIELDS = {
     "max_open_days",
     "window_days",
     "max_p",
+    "min_significance",
 }
 
 
@@ -350,6 +354,7 @@ def _parse_rule(raw: dict, where: str, known_routes) -> Rule:
         max_open_days=int(_number(raw, "max_open_days", where, default=28, minimum=0)),
         window_days=window,
         max_p=max_p,
+        min_significance=_number(raw, "min_significance", where, default=0.0, minimum=0.0),
     )
 
 

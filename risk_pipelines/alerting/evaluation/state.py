@@ -93,7 +93,9 @@ def _breaching(rule, uid: str, current: AlertState | None, breach: Breach, day, 
             message=breach.message,
             fresh_ds=day if fresh else current.fresh_ds,
         )
-    if fresh:
+    if fresh and (breach.significance is not None or breach.score is not None):
+        # A rule without a band or a score (a fixed threshold, a forecast crossing) carries
+        # none: it says by its own line how much it matters, and no route filters it out.
         one_day = breach.significance or breach_significance(breach.score, None)
         now = with_duration(one_day, after.breach_count)
         after = replace(after, significance=max(now, after.significance or 0.0))

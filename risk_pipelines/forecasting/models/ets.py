@@ -25,6 +25,7 @@ SHIFT_DAYS = 7
 SHIFT_WEEKS = 3
 # The recent errors that size the band's tails (a half year).
 TAIL_WINDOW = 182
+RECENT_DAYS = 28
 Z95 = 1.959963984540054
 
 
@@ -73,7 +74,9 @@ class ETS:
             raise ModelFailed("no residual variation to size an interval")
         fitted_window, state = _robust_filter(filled, smoothing, *states, self.clip_sigmas * sigma)
         residuals = (filled - fitted_window)[burn_in:][~missing[burn_in:]]
-        sigma = max(robust_sigma(residuals), _tail_sigma(residuals[-TAIL_WINDOW:]))
+        # The tails are learnt from before the last four weeks, so an anomaly under way (a
+        # five-day surge at the end of a short history) does not widen the band it is judged by.
+        sigma = max(robust_sigma(residuals), _tail_sigma(residuals[-TAIL_WINDOW:-RECENT_DAYS]))
         mean, var = _forecast_from_state(state, smoothing, len(filled), horizon, sigma)
         spread = np.nanmax(filled) - np.nanmin(filled)
         guard(mean, var, filled, spread)
