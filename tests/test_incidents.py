@@ -98,11 +98,16 @@ SILENT = parse_rules({"rules": [{
 }]}, known_routes=["log", "hook"])  # fmt: skip
 
 
-def load(warehouse: Warehouse, days: list[dt.date], quiet_from: dt.date) -> None:
+def load(
+    warehouse: Warehouse, days: list[dt.date], quiet_from: dt.date, late: str | None = None
+) -> None:
     """Two platforms' daily statements, total and per category; ``shorts`` stops submitting
-    on ``quiet_from``. Indicators exist for every day (the other platform still reports)."""
+    on ``quiet_from`` (its ``late`` category a day later). Indicators exist for every day (the
+    other platform still reports)."""
     frame = series_frame(days, ["clips", "shorts"], CATEGORIES[:4])
-    frame = frame[~((frame["platform"] == "shorts") & (frame["ds"] >= quiet_from))]
+    later = frame["policy_category"] == late
+    stops = later.map({True: quiet_from + dt.timedelta(days=1), False: quiet_from})
+    frame = frame[~((frame["platform"] == "shorts") & (frame["ds"] >= stops))]
     frame["unique_id"] = (
         frame["metric"] + "|" + frame["platform"] + "|" + frame["policy_category"] + "|all|all"
     )
@@ -161,6 +166,18 @@ def test_a_platform_outage_across_its_categories_is_one_incident_sent_once(wareh
     )
     assert done == 5
     assert set(alert_store.list_alerts(warehouse)["label"]) == {"confirmed"}
+
+
+def test_a_category_that_goes_quiet_a_day_later_joins_the_platforms_incident(warehouse_url):
+    warehouse = Warehouse(warehouse_url)
+    days = day_range(dt.date(2026, 1, 1), 70)
+    load(warehouse, days, days[-3], late="hate")
+    now = dt.datetime.combine(days[-1] + dt.timedelta(days=1), dt.time(3))
+    evaluate_pending_days(warehouse, SILENT, now=now)
+    incidents = incident_store.list_incidents(warehouse)
+    assert len(incidents) == 1 and incidents.iloc[0]["alert_count"] == 5
+    assert "hate" in incidents.iloc[0]["headline"]
+    assert pd.Timestamp(incidents.iloc[0]["opened_ds"]).date() == days[-3]
 
 
 def test_the_incident_resolves_when_its_last_alert_does(warehouse_url):

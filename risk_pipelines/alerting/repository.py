@@ -11,9 +11,9 @@ from sqlalchemy.engine import Connection
 
 from risk_pipelines.alerting.evaluation.grouping import (
     FiredAlert,
-    IncidentPlan,
     OpenIncident,
     group_fired,
+    incident_of,
 )
 from risk_pipelines.alerting.evaluation.state import AlertState, Transition
 from risk_pipelines.alerting.notification.silences import Silence
@@ -122,52 +122,30 @@ def load_silences(conn: Connection, now: dt.datetime, *, active_only: bool = Tru
 def record_incidents(conn: Connection, fired: list[FiredAlert], day: dt.date) -> int:
     """Group the alerts that started firing on ``day`` into incidents (opening new ones or
     joining open ones), then resolve incidents with no open alert left; incidents touched."""
-    open_rows = incident_store.open_incident_rows(conn)
     opened = [
         OpenIncident(r["incident_id"], alert_store.date_or_none(r["opened_ds"]), r["direction"],
                      r["cause"])
-        for r in open_rows
+        for r in incident_store.open_incident_rows(conn)
     ]  # fmt: skip
     plans = group_fired(fired, opened, day) if fired else []
     for plan in plans:
-        incident_id = incident_store.save_incident(
-            conn,
-            plan.incident_id,
-            {
-                "opened_ds": day,
-                "last_ds": day,
-                "direction": plan.direction,
-                "cause": plan.cause,
-                "headline": plan.headline(),
-                "alert_count": len(plan.members),
-            },  # fmt: skip
-            [m.alert_id for m in plan.members],
+        if plan.incident_id is not None:  # joined: the headline covers the earlier members too
+            earlier = [
+                FiredAlert(r["alert_id"], r["rule_id"], r["unique_id"], _dims(r),
+                           plan.direction, r["significance"])
+                for r in alert_store.alert_rows(conn, incident_id=plan.incident_id)
+            ]  # fmt: skip
+            plan = incident_of(plan.direction, plan.cause, earlier + plan.members, plan.incident_id)
+        values = {"last_ds": day, "direction": plan.direction, "cause": plan.cause,
+                  "headline": plan.headline(), "alert_count": len(plan.members),
+                  "significance": plan.significance()}  # fmt: skip
+        if plan.incident_id is None:
+            values["opened_ds"] = day
+        incident_store.save_incident(
+            conn, plan.incident_id, values, [m.alert_id for m in plan.members]
         )
-        _refresh_headline(conn, incident_id, plan)
     incident_store.resolve_finished(conn, day)
     return len(plans)
-
-
-def _refresh_headline(conn: Connection, incident_id: int, plan: IncidentPlan) -> None:
-    """Headline, count and significance over every member, those of earlier days included."""
-    members = [
-        FiredAlert(r["alert_id"], r["rule_id"], r["unique_id"], _dims(r), plan.direction,
-                   r["significance"])
-        for r in alert_store.alert_rows(conn, incident_id=incident_id)
-    ]  # fmt: skip
-    whole = IncidentPlan(plan.direction, plan.cause, members, incident_id)
-    whole.parent = next(
-        (m for m in members if all(m.dims.get(k, "all") == v for k, v in plan.cause.items())),
-        None,
-    )
-    incident_store.save_incident(
-        conn,
-        incident_id,
-        {"headline": whole.headline(), "alert_count": len(members),
-         "significance": whole.significance(), "direction": plan.direction,
-         "cause": plan.cause},
-        [],
-    )  # fmt: skip
 
 
 def _dims(row: dict) -> dict[str, str]:

@@ -30,7 +30,6 @@ def save_incident(conn: Connection, incident_id: int | None, values: dict, alert
         result = conn.execute(sa.insert(alert_incidents).values(state="open", **values))
         incident_id = int(result.inserted_primary_key[0])
     else:
-        values.pop("opened_ds", None)
         conn.execute(
             sa.update(alert_incidents)
             .where(alert_incidents.c.incident_id == incident_id)
@@ -44,11 +43,6 @@ def save_incident(conn: Connection, incident_id: int | None, values: dict, alert
             .values(incident_id=incident_id)
         )
     return incident_id
-
-
-def member_count(conn: Connection, incident_id: int) -> int:
-    query = sa.select(sa.func.count()).where(alerts.c.incident_id == incident_id)
-    return int(conn.execute(query).scalar() or 0)
 
 
 def resolve_finished(conn: Connection, day: dt.date) -> int:

@@ -38,13 +38,14 @@ def evaluate_outside_interval(rule: Rule, indicators: pd.DataFrame) -> Evaluatio
             side = "above" if rule.direction == "up" else "below"
             rate = spec_for(row["metric"]).kind == "rate"
             moved = moved_events(value, expected, row.get("denominator"), rate)
-            if breach_significance(float(row["score"]), moved) < rule.min_significance:
+            significance = breach_significance(float(row["score"]), moved)
+            if significance < rule.min_significance:
                 continue  # too little evidence or volume to matter (a thin rate's noise)
             breaches[row["unique_id"]] = Breach(
                 observed=value,
                 threshold=bound,
                 score=float(row["score"]),
-                significance=breach_significance(float(row["score"]), moved),
+                significance=significance,
                 message=(
                     f"{describe(row)} was {value:,.4g} on {pd.Timestamp(row['ds']):%Y-%m-%d}, "
                     f"{side} the 95% band (expected {expected:,.4g}, bound {bound:,.4g}, "
@@ -189,12 +190,15 @@ def evaluate_count_burst(rule: Rule, day: pd.Timestamp, indicators: pd.DataFrame
             continue
         line = float(poisson.isf(rule.max_p, expected)) + 1  # the smallest total that breaches
         z = float(min(norm.isf(max(p, 1e-300)), 40.0))
+        significance = breach_significance(z, observed - expected)
+        if significance < rule.min_significance:
+            continue
         breaches[uid] = Breach(
             observed, line,
             f"{describe(latest.loc[uid])}: {observed:,.0f} in the {rule.window_days} days to "
             f"{day:%Y-%m-%d} against {expected:,.2g} expected (chance {p:.1g}; the line is "
             f"{line:,.0f})",
-            score=z, significance=breach_significance(z, observed - expected),
+            score=z, significance=significance,
         )  # fmt: skip
     return Evaluation(rule, frozenset(values), breaches, dims_of(latest.reset_index()), values)
 

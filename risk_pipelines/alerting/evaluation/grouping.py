@@ -141,10 +141,18 @@ def _plan(members: list[FiredAlert]) -> IncidentPlan:
         else "all"
         for dim in ("metric", *HIERARCHY)
     }
+    return incident_of(members[0].direction, cause, members)
+
+
+def incident_of(
+    direction: str, cause: dict[str, str], members: list[FiredAlert], incident_id: int | None = None
+) -> IncidentPlan:
+    """The incident of these alerts under ``cause``, its parent (the member at the cause's own
+    place, if any) first: what a headline is written from, for a new incident or a grown one."""
     parent = next((m for m in members if _same_place(m.dims, cause)), None)
-    if parent is not None and len(members) > 1:
+    if parent is not None:
         members = [parent, *[m for m in members if m is not parent]]
-    return IncidentPlan(members[0].direction, cause, list(members), parent=parent)
+    return IncidentPlan(direction, cause, list(members), incident_id, parent)
 
 
 def _covers(cause: dict[str, str], dims: dict[str, str]) -> bool:
