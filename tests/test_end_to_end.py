@@ -245,7 +245,9 @@ def test_accuracy_scores_each_earlier_forecast_against_the_actual_that_came(pipe
     assert one["actual"] == pytest.approx(actual) and one["yhat"] == pytest.approx(forecast["yhat"])
     assert bool(one["covered_95"]) == (forecast["yhat_lo_95"] <= actual <= forecast["yhat_hi_95"])
     next_day = accuracy[accuracy["horizon"] == 1]
-    assert 0.85 <= next_day["covered_95"].mean() <= 0.99
+    # The backfill's one-step bands are sized from the errors before each day only (0.83 on
+    # this short demo; 0.85-0.99 while their width still came from the whole range).
+    assert 0.8 <= next_day["covered_95"].mean() <= 0.99
     assert next_day["covered_80"].mean() < next_day["covered_95"].mean()
 
 

@@ -128,8 +128,8 @@ def forecast_model_selection(
     "Each series runs the model the newest forecast_model_selection chose, with its stored "
     "parameters and calibrated bands, beside a seasonal-naive baseline; before any selection, "
     "ETS is primary. Low-volume series use their recent level; level shifts trim history. "
-    "Earlier days of a backfilled range get the one-step forecast made that day. Every run is "
-    "kept (run_id); readers use the newest run of each as_of.",
+    "Earlier days of a backfilled range get that day's one-step forecast, its band sized from "
+    "the errors before it. Every run is kept (run_id); readers use the newest run of each as_of.",
 )
 @retry_only_database_errors
 def metric_forecasts(

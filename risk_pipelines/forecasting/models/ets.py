@@ -27,6 +27,10 @@ SHIFT_WEEKS = 3
 TAIL_WINDOW = 182
 RECENT_DAYS = 28
 Z95 = 1.959963984540054
+# The narrowest band's sigma, on the model's (log or logit) scale: about 1 %. A history that
+# repeats itself exactly (a synthetic or hand-made series) is no promise that tomorrow will,
+# and a zero-width band makes any change immeasurable rather than surprising.
+MIN_SIGMA = 0.01
 
 
 class ETS:
@@ -76,15 +80,35 @@ class ETS:
         residuals = (filled - fitted_window)[burn_in:][~missing[burn_in:]]
         # The tails are learnt from before the last four weeks, so an anomaly under way (a
         # five-day surge at the end of a short history) does not widen the band it is judged by.
-        sigma = max(robust_sigma(residuals), _tail_sigma(residuals[-TAIL_WINDOW:-RECENT_DAYS]))
+        tail = _tail_sigma(residuals[-TAIL_WINDOW:-RECENT_DAYS])
+        sigma = max(robust_sigma(residuals), tail, MIN_SIGMA)
         mean, var = _forecast_from_state(state, smoothing, len(filled), horizon, sigma)
         spread = np.nanmax(filled) - np.nanmin(filled)
         guard(mean, var, filled, spread)
         fitted = np.full(n_all, np.nan)
         fitted[offset + burn_in :] = fitted_window[burn_in:]
+        errors = np.where(missing, np.nan, filled - fitted_window)
+        errors[:burn_in] = np.nan
         fitted_sd = np.full(n_all, np.nan)
-        fitted_sd[offset + burn_in :] = sigma
+        fitted_sd[offset + burn_in :] = _trailing_sigmas(errors)[burn_in:]
         return ModelOutput(mean, np.sqrt(var), fitted, fitted_sd, note, dict(params))
+
+
+def _trailing_sigmas(errors: np.ndarray) -> np.ndarray:
+    """Per day, the sigma the band of that day's one-step forecast would have had when it was
+    made: from the errors before it only, re-sized weekly (as the weekly refit does). A
+    backfilled range gets its earlier days' bands from these, so a surge at the end of the
+    range does not widen the bands it is judged by. Days with less than a week of earlier
+    errors get no band (the engine forecasts no day that young anyway)."""
+    out = np.full(len(errors), np.nan)
+    for start in range(0, len(errors), SEASON):
+        before = errors[:start]
+        before = before[np.isfinite(before)]
+        core = robust_sigma(before)
+        if np.isfinite(core):
+            tail = _tail_sigma(before[-TAIL_WINDOW:-RECENT_DAYS])
+            out[start : start + SEASON] = max(core, tail, MIN_SIGMA)
+    return out
 
 
 def _tail_sigma(residuals: np.ndarray) -> float:
