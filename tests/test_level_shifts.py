@@ -192,3 +192,24 @@ def test_a_partial_first_day_or_a_changed_weekday_does_not_leave_that_weekday_wr
     assert after.mean[-1] < first.mean[-1] - 0.8 * np.log(4)
     # ...and the other weekdays kept theirs.
     assert np.max(np.abs(after.mean[:-1] - first.mean[:-1])) < 0.15
+
+
+def test_the_replay_judges_a_sparse_count_from_its_first_day_with_the_weeks_before_it(tmp_path):
+    """count_burst floors a low-volume forecast (a recent median: 0 for a series with an
+    incident every third day) by the series' own rate over the four weeks before its window.
+    Live, those weeks are read from the warehouse; the replay must read them too, or its first
+    judged days compare an ordinary week with zero."""
+    days = pd.date_range(END - dt.timedelta(days=179), END, freq="D")
+    values = np.tile([1.0, 0.0, 0.0], 60)
+    values[-20:-17] = 1.0  # three in three days: one chance in eleven at this rate
+    frame = pd.DataFrame({"ds": days, "value": values}).assign(
+        unique_id="incidents|own|all|all|all", metric="incidents", platform="own",
+        policy_category="all", region="all", surface="all", source="landed", numerator=None,
+        denominator=None,
+    )  # fmt: skip
+    warehouse = Warehouse(f"sqlite:///{tmp_path / 'w.sqlite'}")
+    warehouse.replace_rows("daily_metrics", frame, where={"source": "landed"})
+    packaged = {r.id: r for r in load_config(PACKAGED_CONFIG_DIR).alerts.rules}["incident_spike"]
+    first_judged = days[-20].date()  # the three days are the replay's first three
+    result = backtest_rule(warehouse, packaged, first_judged, END)
+    assert result.episodes.empty, result.episodes

@@ -23,7 +23,11 @@ import pandas as pd
 import sqlalchemy as sa
 
 from risk_pipelines.alerting.evaluation.breaches import matching
-from risk_pipelines.alerting.evaluation.evaluate import evaluate_rule
+from risk_pipelines.alerting.evaluation.evaluate import (
+    BURST_BASELINE_DAYS,
+    SEASON_DAYS,
+    evaluate_rule,
+)
 from risk_pipelines.alerting.evaluation.rules import Rule
 from risk_pipelines.alerting.evaluation.state import step
 from risk_pipelines.domain.catalog import spec_for
@@ -147,7 +151,10 @@ def replay_series(
         ],
         on="unique_id",
     )
-    actuals = metrics[(metrics["ds"] >= pd.Timestamp(start)) & (metrics["ds"] <= pd.Timestamp(end))]
+    # The weeks before the first judged day too: count_burst floors its expected total by the
+    # series' own rate over them, as the live evaluation reads them (stages/alerts.py).
+    first = pd.Timestamp(start) - pd.Timedelta(days=BURST_BASELINE_DAYS + SEASON_DAYS)
+    actuals = metrics[(metrics["ds"] >= first) & (metrics["ds"] <= pd.Timestamp(end))]
     indicators = surprise_indicators(actuals, latest_prior_forecasts(forecasts), spec_for)
     return Replayed(metrics, forecasts, indicators)
 
