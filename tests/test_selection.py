@@ -21,7 +21,7 @@ def test_the_lowest_mean_mase_over_the_windows_wins():
 
 
 def test_a_near_tie_goes_to_the_model_with_the_better_interval_score():
-    table = scores([("b", "ets", 1, 1.00, 120), ("b", "seasonal_naive", 1, 1.01, 70)])
+    table = scores([("b", "sarimax", 1, 1.00, 120), ("b", "seasonal_naive", 1, 1.01, 70)])
     (choice,) = select_models(table).to_dict("records")
     assert choice["model"] == "seasonal_naive" and "narrowest honest band" in choice["reason"]
 
@@ -79,3 +79,25 @@ def test_the_weekly_selection_gives_each_series_a_spec_the_daily_run_reuses():
         specs=specs_by_series(run.specs),
     )  # fmt: skip
     assert daily.primary_models == specs["model"].to_dict()
+
+
+def test_the_default_keeps_a_series_unless_a_challenger_beats_it_by_the_margin():
+    slightly = scores([("g", "seasonal_naive", 1, 0.93, 80), ("g", "ets", 1, 1.00, 95)])
+    (choice,) = select_models(slightly).to_dict("records")
+    assert choice["model"] == "ets"
+    assert "seasonal_naive MASE 0.930 is only 7.0% better than ets (1.000)" in choice["reason"]
+    clearly = scores([("h", "seasonal_naive", 1, 0.80, 80), ("h", "ets", 1, 1.00, 95)])
+    assert select_models(clearly)["model"].tolist() == ["seasonal_naive"]
+
+
+def test_selection_never_picks_a_model_more_than_ten_percent_worse_than_seasonal_naive():
+    rng = np.random.default_rng(8)
+    rows = []
+    for i in range(300):
+        for model in ("seasonal_naive", "ets", "prophet", "recent_level"):
+            for cutoff in (1, 2, 3):
+                rows.append((f"s{i}", model, cutoff, rng.lognormal(0, 0.4), rng.uniform(50, 150)))
+    table = scores(rows)
+    chosen = select_models(table).set_index("unique_id")["mase"]
+    naive = table[table["model"] == "seasonal_naive"].groupby("unique_id")["mase"].mean()
+    assert (chosen <= naive.reindex(chosen.index) * 1.10 + 1e-12).all()
