@@ -16,6 +16,7 @@ from risk_pipelines.alerting.evaluation.rules import parse_rules
 from risk_pipelines.alerting.evaluation.state import step
 from risk_pipelines.config import PACKAGED_CONFIG_DIR, load_config
 from risk_pipelines.domain.series import to_long
+from risk_pipelines.forecasting import ForecastConfig, forecast_series_frame
 from risk_pipelines.forecasting.models.ets import ETS, SHIFT_DAYS, SHIFT_WEEKS
 from risk_pipelines.warehouse.store import Warehouse
 
@@ -213,3 +214,27 @@ def test_the_replay_judges_a_sparse_count_from_its_first_day_with_the_weeks_befo
     first_judged = days[-20].date()  # the three days are the replay's first three
     result = backtest_rule(warehouse, packaged, first_judged, END)
     assert result.episodes.empty, result.episodes
+
+
+def test_bands_cover_a_series_whose_level_halves_within_a_week_of_the_change():
+    """The refresh runs with the parameters the weekly selection estimated before the change;
+    within a week the forecast has re-baselined and its band, carrying the uncertainty of the
+    new level, covers at least 85 % of the next four weeks."""
+    frame = growth_series(400, seed=3, step_at=330, factor=0.5).assign(unique_id=UID)
+    long = to_long(frame)
+    config = ForecastConfig(horizon=28, workers=1)
+    count = lambda _uid: "count"  # noqa: E731
+    change = frame["ds"].iloc[330]
+    before = forecast_series_frame(long[long["ds"] < change], [change - pd.Timedelta(days=1)],
+                                   count, config)  # fmt: skip
+    coverage = {}
+    for day in range(8):
+        as_of = change + pd.Timedelta(days=day)
+        run = forecast_series_frame(long[long["ds"] <= as_of], [as_of], count, config,
+                                    specs=before.fitted)  # fmt: skip
+        rows = run.forecasts[run.forecasts["is_primary"]].merge(long, on=["unique_id", "ds"])
+        coverage[day] = (
+            (rows["y"] >= rows["yhat_lo_95"]) & (rows["y"] <= rows["yhat_hi_95"])
+        ).mean()
+    assert coverage[0] < 0.5  # the day it happens, nothing has moved yet
+    assert coverage[SHIFT_DAYS] >= 0.85, coverage  # a week on

@@ -31,6 +31,9 @@ Z95 = 1.959963984540054
 # repeats itself exactly (a synthetic or hand-made series) is no promise that tomorrow will,
 # and a zero-width band makes any change immeasurable rather than surprising.
 MIN_SIGMA = 0.01
+# After a level jump, for RECENT_DAYS, the forecast carries the uncertainty of the new level
+# itself: the median of three days' errors, whose variance is about pi / 2 / 3 of one day's.
+NEW_LEVEL_VARIANCE = np.pi / 6
 
 
 class ETS:
@@ -71,18 +74,22 @@ class ETS:
         smoothing = (params["alpha"], params["beta"], params["gamma"], params["phi"])
         states = _heuristic_states(filled)
         # Pass 1 sizes the clip from unclipped residuals; pass 2 is the robust filter itself.
-        fitted_window, _ = _robust_filter(filled, smoothing, *states, np.inf)
+        fitted_window, _, _ = _robust_filter(filled, smoothing, *states, np.inf)
         burn_in = 2 * SEASON  # the first weeks mostly reflect the heuristic start
         sigma = robust_sigma((filled - fitted_window)[burn_in:][~missing[burn_in:]])
         if not np.isfinite(sigma) or sigma <= 0:
             raise ModelFailed("no residual variation to size an interval")
-        fitted_window, state = _robust_filter(filled, smoothing, *states, self.clip_sigmas * sigma)
+        fitted_window, state, since_jump = _robust_filter(
+            filled, smoothing, *states, self.clip_sigmas * sigma
+        )
         residuals = (filled - fitted_window)[burn_in:][~missing[burn_in:]]
         # The tails are learnt from before the last four weeks, so an anomaly under way (a
         # five-day surge at the end of a short history) does not widen the band it is judged by.
         tail = _tail_sigma(residuals[-TAIL_WINDOW:-RECENT_DAYS])
         sigma = max(robust_sigma(residuals), tail, MIN_SIGMA)
         mean, var = _forecast_from_state(state, smoothing, len(filled), horizon, sigma)
+        if since_jump is not None and since_jump < RECENT_DAYS:
+            var = var + NEW_LEVEL_VARIANCE * sigma**2  # the new level is known from three days
         spread = np.nanmax(filled) - np.nanmin(filled)
         guard(mean, var, filled, spread)
         fitted = np.full(n_all, np.nan)
@@ -161,8 +168,9 @@ def _heuristic_states(filled: np.ndarray) -> tuple[float, float, np.ndarray]:
 
 
 def _robust_filter(y, params, level, trend, seasonal, clip):
-    """ETS(A,Ad,A) recursions with robust innovations; returns one-step predictions and the
-    final state (level, trend, seasonal slots in time order).
+    """ETS(A,Ad,A) recursions with robust innovations; returns one-step predictions, the final
+    state (level, trend, seasonal slots in time order) and the days since the level last
+    jumped (None when it never did).
 
     A day beyond the clip does not move the states while it may still be an anomaly: a spike,
     a five-day surge or a drop leaves the forecast where it was, so the day the series comes
@@ -176,6 +184,7 @@ def _robust_filter(y, params, level, trend, seasonal, clip):
     fitted = np.empty(len(y))
     run: list[float] = []
     slot_runs: list[list[float]] = [[] for _ in range(SEASON)]
+    jumped = None
     for t, value in enumerate(y):
         slot = t % SEASON
         prediction = level + phi * trend + season[slot]
@@ -192,11 +201,11 @@ def _robust_filter(y, params, level, trend, seasonal, clip):
         slot_runs[slot] = _extend(slot_runs[slot], error)
         if len(run) >= SHIFT_DAYS:
             level += float(np.median(run[-3:]))
-            run, slot_runs = [], [[] for _ in range(SEASON)]
+            run, slot_runs, jumped = [], [[] for _ in range(SEASON)], t
         elif len(slot_runs[slot]) >= SHIFT_WEEKS:
             season[slot] += float(np.median(slot_runs[slot]))
             slot_runs[slot] = []
-    return fitted, (level, trend, season)
+    return fitted, (level, trend, season), None if jumped is None else len(y) - 1 - jumped
 
 
 def _extend(run: list[float], error: float) -> list[float]:
