@@ -216,6 +216,10 @@ def test_the_replay_judges_a_sparse_count_from_its_first_day_with_the_weeks_befo
     assert result.episodes.empty, result.episodes
 
 
+def count(_uid: str) -> str:
+    return "count"
+
+
 def test_bands_cover_a_series_whose_level_halves_within_a_week_of_the_change():
     """The refresh runs with the parameters the weekly selection estimated before the change;
     within a week the forecast has re-baselined and its band, carrying the uncertainty of the
@@ -223,7 +227,6 @@ def test_bands_cover_a_series_whose_level_halves_within_a_week_of_the_change():
     frame = growth_series(400, seed=3, step_at=330, factor=0.5).assign(unique_id=UID)
     long = to_long(frame)
     config = ForecastConfig(horizon=28, workers=1)
-    count = lambda _uid: "count"  # noqa: E731
     change = frame["ds"].iloc[330]
     before = forecast_series_frame(long[long["ds"] < change], [change - pd.Timedelta(days=1)],
                                    count, config)  # fmt: skip

@@ -34,11 +34,11 @@ def test_a_series_no_model_could_score_keeps_the_default():
 
 def test_a_costly_model_must_beat_the_best_cheap_one_by_the_cost_margin():
     slightly = scores([("d", "prophet", 1, 0.97, 90), ("d", "ets", 1, 1.00, 95)])
-    (choice,) = select_models(slightly, cost_margin=0.05).to_dict("records")
+    (choice,) = select_models(slightly, cost_margin=0.05, challenge_margin=0).to_dict("records")
     assert choice["model"] == "ets"
     assert "prophet MASE 0.970 is only 3.0% better than ets" in choice["reason"]
     clearly = scores([("e", "prophet", 1, 0.80, 90), ("e", "ets", 1, 1.00, 95)])
-    (choice,) = select_models(clearly, cost_margin=0.05).to_dict("records")
+    (choice,) = select_models(clearly, cost_margin=0.05, challenge_margin=0).to_dict("records")
     assert choice["model"] == "prophet" and choice["reason"] == "lowest mean MASE 0.800"
 
 
@@ -85,7 +85,10 @@ def test_the_default_keeps_a_series_unless_a_challenger_beats_it_by_the_margin()
     slightly = scores([("g", "seasonal_naive", 1, 0.93, 80), ("g", "ets", 1, 1.00, 95)])
     (choice,) = select_models(slightly).to_dict("records")
     assert choice["model"] == "ets"
-    assert "seasonal_naive MASE 0.930 is only 7.0% better than ets (1.000)" in choice["reason"]
+    assert (
+        choice["reason"]
+        == "ets MASE 1.000 is within 10% of seasonal_naive's 0.930: the default is kept"
+    )
     clearly = scores([("h", "seasonal_naive", 1, 0.80, 80), ("h", "ets", 1, 1.00, 95)])
     assert select_models(clearly)["model"].tolist() == ["seasonal_naive"]
 
@@ -97,6 +100,7 @@ def test_selection_never_picks_a_model_more_than_ten_percent_worse_than_seasonal
         for model in ("seasonal_naive", "ets", "prophet", "recent_level"):
             for cutoff in (1, 2, 3):
                 rows.append((f"s{i}", model, cutoff, rng.lognormal(0, 0.4), rng.uniform(50, 150)))
+    rows += [("edge", "seasonal_naive", 1, 1.0, 90), ("edge", "ets", 1, 1.105, 90)]  # 10.5 % worse
     table = scores(rows)
     chosen = select_models(table).set_index("unique_id")["mase"]
     naive = table[table["model"] == "seasonal_naive"].groupby("unique_id")["mase"].mean()
