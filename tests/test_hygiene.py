@@ -57,6 +57,20 @@ def test_a_trend_a_yearly_swing_or_a_too_recent_shift_is_not_trimmed():
     assert level_shift_start(np.log1p(shifted(at=len(DAYS) - 20))) is None
 
 
+def test_a_step_the_series_also_took_a_year_before_is_its_season_not_a_shift():
+    """A holiday peak ends the same way every January: the second year's end is not a new
+    level to trim at, or the history that shows the season would be thrown away."""
+    days = pd.date_range("2024-10-01", periods=560, freq="D")
+    peak = (days.month == 12) | ((days.month == 1) & (days.day <= 10))
+    level = np.where(peak, 600.0, 300.0)
+    z = np.log1p(np.random.default_rng(2).poisson(level * WEEKLY[days.day_of_week]))
+    assert level_shift_start(z) is None
+    # The same step in January without one the year before is a new level.
+    once = np.where(days >= "2026-01-11", 150.0, 300.0)
+    z_once = np.log1p(np.random.default_rng(2).poisson(once * WEEKLY[days.day_of_week]))
+    assert level_shift_start(z_once) is not None
+
+
 def test_a_backfilled_range_keeps_the_history_its_earliest_forecast_needs():
     y = shifted(at=400)
     as_of = [d.date() for d in DAYS[380:]]

@@ -94,6 +94,33 @@ def test_a_backfilled_days_band_is_sized_from_the_errors_before_it_not_from_late
     assert np.isnan(before[:21]).all() and np.isfinite(before[21:]).all()  # a week of errors
 
 
+def test_a_backfills_last_weeks_are_forecast_from_the_days_before_them_only():
+    """Over its last ``walk_forward_days`` a backfill re-estimates weekly, as production does:
+    what comes on or after a day changes none of the forecasts up to and including it."""
+    rng = np.random.default_rng(7)
+    history = np.log1p(weekly_counts(200) * rng.lognormal(0, 0.2, 200))
+    changed = history.copy()
+    changed[171:] += np.log(3)  # whatever happens from day 171 on
+    model = ETS(walk_forward_days=60)
+    before, after = model.fit_predict(history, 7).fitted, model.fit_predict(changed, 7).fitted
+    np.testing.assert_array_equal(after[140:172], before[140:172])  # the forecast of day 171
+    assert not np.allclose(after[172:], before[172:])
+
+
+def test_a_regression_inside_a_backfill_is_judged_against_the_level_before_it():
+    """Parameters estimated at the end of a range have seen its anomalies: on a steady series
+    they learn to follow a ten-day regression within a day. Re-estimated weekly, the forecast
+    of its third day still expects the level before it."""
+    rng = np.random.default_rng(3)
+    steady = np.log1p(weekly_counts(120) * rng.lognormal(0, 0.1, 120))
+    steady[80:90] -= np.log(2)  # ten days at half the level, then back
+    at_end = ETS().fit_predict(steady, 7).fitted
+    walked = ETS(walk_forward_days=90).fit_predict(steady, 7).fitted
+    normal = steady[80:90] + np.log(2)
+    assert np.abs(walked[82] - normal[2]) < np.abs(at_end[82] - normal[2])
+    assert np.abs(walked[82] - normal[2]) < 0.15  # within 15 % of the level before it
+
+
 def test_recent_level_forecasts_the_recent_median_without_a_weekly_pattern():
     rng = np.random.default_rng(4)
     z = np.log1p(rng.poisson(2.0, 120).astype(float))

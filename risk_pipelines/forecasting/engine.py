@@ -76,6 +76,11 @@ class ForecastConfig:
     min_history_days: int = 28  # younger series get no forecast: four weeks to learn a week
     workers: int = field(default_factory=default_workers)
     excluded_days: tuple[dt.date, ...] = ()  # known incident days, left out of every series
+    # The last days of a backfilled range whose one-step forecasts come from weekly
+    # re-estimated parameters, as in production: the alerts' first evaluation judges the last
+    # 90 (stages/alerts.py CatchUp). Older days keep the range's parameters: they are only
+    # scored for accuracy, and a weekly fit per series for two years would cost minutes.
+    walk_forward_days: int = 91
 
     def __post_init__(self) -> None:
         unknown = set(self.models) - set(MODEL_NAMES)
@@ -193,7 +198,12 @@ def _forecast_one(task, as_of_days, config: ForecastConfig):
     outputs = {}
 
     def attempt(name: str) -> None:
-        model = make_model(name, history_days=config.history_days + len(as_of_days), region=region)
+        model = make_model(
+            name,
+            history_days=config.history_days + len(as_of_days),
+            region=region,
+            walk_forward_days=min(len(as_of_days) - 1, config.walk_forward_days),
+        )
         if (~np.isnan(z)).sum() < model.min_history:
             notes.append(f"{name}: history shorter than {model.min_history} days")
             return

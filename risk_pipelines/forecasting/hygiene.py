@@ -6,7 +6,8 @@
 - After a level shift (a policy or taxonomy change, a new detection model) the history before
   the shift describes a different series: it is trimmed, so the old level neither drags the
   forecast nor widens the band. Only a shift with at least ``min_after`` days behind it is
-  trimmed; a younger one is left to the model's own adaptation.
+  trimmed; a younger one is left to the model's own adaptation. A step the series also took a
+  year before is its yearly season and is kept.
 - A count series with a median of a few events a day is flagged low-volume: the weekly models
   fall back to the recent level (``RecentLevel``), with the reason stated.
 """
@@ -32,6 +33,10 @@ MIN_SHIFT = 0.3
 # a lot. This is the share of the total move that the week of the shift must carry.
 MIN_STEP_SHARE = 0.5
 BLOCKS_BEFORE = 8
+# A step that the series also took a year before (52 weeks, judged on the 4 weeks after it)
+# is its season and is not trimmed.
+YEAR_WEEKS = 52
+BLOCKS_AFTER_A_YEAR_BEFORE = 4
 
 
 @dataclass
@@ -123,8 +128,24 @@ def level_shift_start(z: np.ndarray, min_after: int = 28) -> tuple[int, float] |
         size = float(np.nanmedian(after) - np.nanmedian(before))
         step = weekly[k] - weekly[k - 1]
         if abs(size) >= MIN_SHIFT and np.isfinite(step) and step / size >= MIN_STEP_SHARE:
+            if _took_it_a_year_before(weekly, k, size):
+                continue  # its season (the end of a holiday peak), not a new level
             return _refine(z, head + k * SEASON), size
     return None
+
+
+def _took_it_a_year_before(weekly: np.ndarray, k: int, size: float) -> bool:
+    """Whether the series moved the same way, by at least half as much, into the same week a
+    year earlier: a step that recurs every year is the yearly season, and trimming the history
+    at it would throw away the one thing that shows it (the year before)."""
+    then = k - YEAR_WEEKS
+    if then - BLOCKS_BEFORE < 0:
+        return False
+    with _nan_quiet():
+        before = np.nanmedian(weekly[then - BLOCKS_BEFORE : then])
+        after = np.nanmedian(weekly[then : then + BLOCKS_AFTER_A_YEAR_BEFORE])
+    moved = after - before
+    return bool(np.isfinite(moved) and moved / size >= 0.5)
 
 
 def _refine(z: np.ndarray, day: int) -> int:

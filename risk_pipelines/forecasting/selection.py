@@ -16,7 +16,7 @@ import pandas as pd
 
 from risk_pipelines.forecasting.backtest import BacktestConfig, run_backtests
 from risk_pipelines.forecasting.calibration import calibration_factors
-from risk_pipelines.forecasting.engine import SeriesSpec
+from risk_pipelines.forecasting.engine import ForecastConfig, SeriesSpec, forecast_series_frame
 from risk_pipelines.forecasting.models import COSTLY_MODELS
 
 # Measured (bench/bench_forecasting.py, 1,000 series): at a 5 % margin 150 series went to
@@ -121,10 +121,9 @@ def run_selection(
     progress: Callable[[int, int], None] | None = None,
 ) -> SelectionRun:
     """Backtest every candidate, pick each series' model, and calibrate its bands from the same
-    backtests. The chosen model's parameters are the ones it estimated at the newest cutoff
-    (28 days before the last actual by default): smoothing parameters move slowly, the daily
-    refresh re-runs the states on the newest data, and a second estimation pass would cost
-    about a tenth of the selection's time."""
+    backtests. A chosen ETS is estimated once more on the whole history (the daily refresh
+    then only re-runs its filter); other models keep what they estimated at the newest
+    cutoff."""
     config = config or BacktestConfig()
     backtests = run_backtests(long, kind_of, config, region_of, workers, progress)
     if backtests.scores.empty:
@@ -140,7 +139,40 @@ def run_selection(
         backtests.params.get((uid, model))
         for uid, model in zip(specs["unique_id"], specs["model"], strict=True)
     ]
+    newest = _estimated_on_newest_history(long, specs, kind_of, region_of, workers)
+    specs["params"] = [
+        newest.get(uid, params)
+        for uid, params in zip(specs["unique_id"], specs["params"], strict=True)
+    ]
     return SelectionRun(specs[SPEC_COLUMNS], backtests.scores, backtests.forecasts)
+
+
+# The models whose parameters are re-estimated on the whole history once chosen: one fit each
+# (a few hundredths of a second), against the weeks-old estimate of the newest backtest cutoff.
+REESTIMATED = ("ets", "ets_yearly")
+
+
+def _estimated_on_newest_history(long, specs, kind_of, region_of, workers) -> dict[str, dict]:
+    """The chosen ETS-family models' parameters estimated on the history through its last day,
+    through the same engine (hygiene, fallbacks) as the daily refresh. The newest backtest
+    cutoff is 28 days before the last actual, and on real series parameters that old cost
+    accuracy (bench/bench_forecasting_real.py, docs/pipeline.md)."""
+    chosen = specs[specs["model"].isin(REESTIMATED)]
+    if chosen.empty:
+        return {}
+    part = long[long["unique_id"].isin(set(chosen["unique_id"]))]
+    last = pd.Timestamp(part["ds"].max()).date()
+    config = ForecastConfig(horizon=1, workers=workers)
+    fresh = {
+        uid: SeriesSpec(model)
+        for uid, model in zip(chosen["unique_id"], chosen["model"], strict=True)
+    }
+    result = forecast_series_frame(part, [last], kind_of, config, specs=fresh, region_of=region_of)
+    return {
+        uid: spec.params
+        for uid, spec in result.fitted.items()
+        if spec.params and spec.model == fresh[uid].model
+    }
 
 
 SPEC_COLUMNS = [

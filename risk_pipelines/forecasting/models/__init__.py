@@ -5,7 +5,8 @@ A model takes one daily series on the transformed scale (a float array, NaN for 
 standard deviation of the forecast error per step, plus its one-step-ahead predictions for every
 historical day (``fitted``, ``fitted_sd``). For seasonal naive, ETS and SARIMAX these are causal:
 the prediction for day t uses data up to t-1 only (the state; parameters are estimated once on
-the whole window). Prophet's are in-sample fits, and say so in the note.
+the whole window, except ETS's over the last weeks of a backfilled range, re-estimated weekly).
+Prophet's are in-sample fits, and say so in the note.
 
 ``params`` is what the model estimated (JSON-safe). Handing them back on a later call skips the
 estimation: the weekly selection estimates, the daily refresh only re-runs the filter.
@@ -39,24 +40,31 @@ __all__ = [
 def _registry() -> dict[str, type]:
     from risk_pipelines.forecasting.models.prophet import ProphetModel
     from risk_pipelines.forecasting.models.sarimax import Sarimax
+    from risk_pipelines.forecasting.models.yearly import YearlyETS
 
-    return {m.name: m for m in (SeasonalNaive, ETS, ProphetModel, Sarimax, RecentLevel)}
+    return {m.name: m for m in (SeasonalNaive, ETS, YearlyETS, ProphetModel, Sarimax, RecentLevel)}
 
 
-MODEL_NAMES = ("seasonal_naive", "ets", "prophet", "sarimax", "recent_level")
+MODEL_NAMES = ("seasonal_naive", "ets", "ets_yearly", "prophet", "sarimax", "recent_level")
 # A Stan or state-space fit per series and day costs a hundred times ETS's filter with stored
 # parameters; selection makes these earn their place (see forecasting/selection.py).
 COSTLY_MODELS = ("prophet", "sarimax")
 
 
 def make_model(
-    name: str, *, history_days: int = 365, region: str | None = None, in_sample: bool = True
+    name: str,
+    *,
+    history_days: int = 365,
+    region: str | None = None,
+    in_sample: bool = True,
+    walk_forward_days: int = 0,
 ):
     """A model ready to fit, sized to the history it may use; Prophet also gets the region
-    whose public holidays it models, and may skip its (non-causal) in-sample fit."""
+    whose public holidays it models, and may skip its (non-causal) in-sample fit; ETS
+    re-estimates weekly over the last ``walk_forward_days`` of a backfilled range."""
     cls = _registry()[name]
-    if name == "ets":
-        return cls(max_history=history_days)
+    if name in ("ets", "ets_yearly"):
+        return cls(max_history=history_days, walk_forward_days=walk_forward_days)
     if name == "prophet":
         return cls(region=region, in_sample=in_sample)
     if name == "sarimax":

@@ -52,13 +52,22 @@ class ETS:
     min_history = 4 * SEASON
 
     def __init__(
-        self, max_history: int = 365, clip_sigmas: float = 3.0, fit_window: int = 365
+        self,
+        max_history: int = 365,
+        clip_sigmas: float = 3.0,
+        fit_window: int = 365,
+        walk_forward_days: int = 0,
     ) -> None:
         self.max_history = max_history
         self.clip_sigmas = clip_sigmas
         # Parameters are estimated on the most recent year at most (the costly part); the
         # cheap filter then runs over the whole window, e.g. a two-year backfill.
         self.fit_window = fit_window
+        # The last days whose one-step forecasts a backfilled range's alerts will judge: their
+        # parameters are re-estimated weekly on the days before each week, as the weekly
+        # selection would have done. Estimated once at the range's end, they have seen the
+        # anomalies in the range, and a level that learnt a regression follows it within a day.
+        self.walk_forward_days = walk_forward_days
 
     def fit_predict(self, z, horizon, *, start=None, params=None) -> ModelOutput:
         n_all = len(z)
@@ -83,6 +92,8 @@ class ETS:
             filled, smoothing, *states, self.clip_sigmas * sigma
         )
         residuals = (filled - fitted_window)[burn_in:][~missing[burn_in:]]
+        if self.walk_forward_days:
+            fitted_window = self._walk_forward(filled, states, fitted_window)
         # The tails are learnt from before the last four weeks, so an anomaly under way (a
         # five-day surge at the end of a short history) does not widen the band it is judged by.
         tail = _tail_sigma(residuals[-TAIL_WINDOW:-RECENT_DAYS])
@@ -99,6 +110,33 @@ class ETS:
         fitted_sd = np.full(n_all, np.nan)
         fitted_sd[offset + burn_in :] = _trailing_sigmas(errors)[burn_in:]
         return ModelOutput(mean, np.sqrt(var), fitted, fitted_sd, note, dict(params))
+
+    def _walk_forward(self, filled, states, fitted_window) -> np.ndarray:
+        """The one-step forecasts with the last ``walk_forward_days`` filtered as the days came:
+        at the start of each of their weeks the parameters and the clip are re-estimated from
+        the days before it only (the forecast beyond the history keeps the whole window's)."""
+        first = max(len(filled) - self.walk_forward_days, 8 * SEASON)
+        schedule = {}
+        for start in range(first, len(filled), SEASON):
+            seen = filled[:start]
+            try:
+                estimated = _estimate_ets(seen[-self.fit_window :])
+            except ModelFailed:
+                continue  # the previous week's parameters carry on
+            params = tuple(estimated[k] for k in ("alpha", "beta", "gamma", "phi"))
+            unclipped, _, _ = _robust_filter(seen, params, *states, np.inf)
+            spread = robust_sigma((seen - unclipped)[2 * SEASON :])
+            if np.isfinite(spread) and spread > 0:
+                schedule[start] = (params, self.clip_sigmas * spread)
+        if not schedule:
+            return fitted_window
+        # The days before the first week run on that week's parameters too: the state it starts
+        # from must not carry what the whole window's parameters learnt from later days.
+        params, clip = schedule[min(schedule)]
+        walked, _, _ = _robust_filter(filled, params, *states, clip, schedule=schedule)
+        out = fitted_window.copy()
+        out[first:] = walked[first:]
+        return out
 
 
 def _trailing_sigmas(errors: np.ndarray) -> np.ndarray:
@@ -167,10 +205,11 @@ def _heuristic_states(filled: np.ndarray) -> tuple[float, float, np.ndarray]:
     return level, 0.0, seasonal
 
 
-def _robust_filter(y, params, level, trend, seasonal, clip):
+def _robust_filter(y, params, level, trend, seasonal, clip, schedule=None):
     """ETS(A,Ad,A) recursions with robust innovations; returns one-step predictions, the final
     state (level, trend, seasonal slots in time order) and the days since the level last
-    jumped (None when it never did).
+    jumped (None when it never did). ``schedule`` maps a day's index to the parameters and
+    clip used from that day on (a walk-forward replay's weekly re-estimates).
 
     A day beyond the clip does not move the states while it may still be an anomaly: a spike,
     a five-day surge or a drop leaves the forecast where it was, so the day the series comes
@@ -185,7 +224,10 @@ def _robust_filter(y, params, level, trend, seasonal, clip):
     run: list[float] = []
     slot_runs: list[list[float]] = [[] for _ in range(SEASON)]
     jumped = None
+    schedule = schedule or {}
     for t, value in enumerate(y):
+        if t in schedule:
+            (alpha, beta, gamma, phi), clip = schedule[t]
         slot = t % SEASON
         prediction = level + phi * trend + season[slot]
         fitted[t] = prediction
