@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import hashlib
+import pickle
 import tempfile
 import time
 from pathlib import Path
@@ -26,7 +28,13 @@ from pathlib import Path
 import pandas as pd
 from bench_detection import with_overrides
 
-from risk_pipelines.alerting.evaluation.backtest import backtest_rules
+from risk_pipelines.alerting.evaluation.backtest import (
+    HISTORY_DAYS,
+    _matching_metrics,
+    backtest_rule,
+    backtest_rules,
+    replay_series,
+)
 from risk_pipelines.config import PACKAGED_CONFIG_DIR, load_config
 from risk_pipelines.domain.series import split_series_id
 from risk_pipelines.sources.demo import DemoSpec, generate_demo_data, ground_truth_events
@@ -55,6 +63,28 @@ def build(folder: Path, days: int, scale: float) -> tuple[Warehouse, list, dt.da
     run_metrics(warehouse, every_day, run)
     (folder / "built").touch()
     return warehouse, summary.events, start, end
+
+
+def cached_backtest(folder: Path, warehouse, rules, start, end, workers: int) -> list:
+    """``backtest_rules`` with the walk-forward replay kept beside the demo: trying another
+    value of a rule's field (``--set``) then takes seconds, not the replay's minutes. The
+    replay depends on which series the band rules watch and on the days, not on their lines."""
+    banded = [r for r in rules if r.type not in ("absent", "forecast_crosses")]
+    key = hashlib.sha1(repr(([r.match for r in banded], start, end)).encode()).hexdigest()[:12]
+    path = folder / f"replay-{key}.pkl"
+    if path.exists():
+        replayed = pickle.loads(path.read_bytes())
+    else:
+        first = start - dt.timedelta(days=HISTORY_DAYS)
+        parts = [_matching_metrics(warehouse, r, first, end) for r in banded]
+        metrics = pd.concat(parts, ignore_index=True).drop_duplicates(["unique_id", "ds"])
+        replayed = replay_series(metrics, start, end, 1, 7, workers)
+        path.write_bytes(pickle.dumps(replayed))
+    return [
+        backtest_rule(warehouse, r, start, end, workers=workers,
+                      replayed=replayed if r in banded else None)
+        for r in rules
+    ]  # fmt: skip
 
 
 def belongs(row: dict, events) -> str | None:
@@ -93,7 +123,10 @@ def main() -> None:
         warehouse, events, start, end = build(folder, args.days, args.scale)
         built = time.perf_counter() - started
         judged_from = start + dt.timedelta(days=args.warmup)
-        results = backtest_rules(warehouse, rules, judged_from, end, workers=args.workers)
+        if args.keep:
+            results = cached_backtest(args.keep, warehouse, rules, judged_from, end, args.workers)
+        else:
+            results = backtest_rules(warehouse, rules, judged_from, end, workers=args.workers)
         replayed = time.perf_counter() - started - built
     frames = [r.episodes.assign(rule_id=r.rule.id) for r in results if not r.episodes.empty]
     episodes = pd.concat(frames, ignore_index=True)

@@ -68,6 +68,7 @@ def test_the_packaged_rules_are_valid():
         "forecast_crosses",
         "absent",
         "count_burst",
+        "rate_shift",
     }
     silent = next(r for r in rules if r.type == "absent")
     assert not silent.match and silent.renotify_days == 0  # every series, once per outage
@@ -359,7 +360,7 @@ def test_a_cluster_of_sparse_incidents_breaches_over_its_window_and_a_lone_busy_
     [
         ({"max_p": 0.7}, "'max_p' is a probability between 0 and 0.5"),
         ({"window_days": 10}, "'window_days' must be at most 7"),
-        ({"type": "outside_interval", "window_days": 3}, "belong to count_burst rules"),
+        ({"type": "outside_interval", "window_days": 3}, "belong to count_burst, rate_shift"),
     ],
 )
 def test_count_burst_fields_are_validated_with_the_rule_named(change, message):

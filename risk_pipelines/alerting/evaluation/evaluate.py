@@ -12,6 +12,7 @@ from risk_pipelines.alerting.evaluation.breaches import (
     dims_of,
     matching,
 )
+from risk_pipelines.alerting.evaluation.rate_shift import evaluate_rate_shift
 from risk_pipelines.alerting.evaluation.rules import LEVEL_SCORES, Rule
 from risk_pipelines.alerting.evaluation.significance import breach_significance, moved_events
 from risk_pipelines.domain.catalog import spec_for
@@ -217,6 +218,8 @@ def evaluate_rule(
         return evaluate_absent(rule, day, metrics if metrics is not None else pd.DataFrame())
     if rule.type == "count_burst":
         return evaluate_count_burst(rule, day, indicators)
+    if rule.type == "rate_shift":
+        return evaluate_rate_shift(rule, day, indicators)
     today = indicators[indicators["ds"] == day]
     if rule.type == "outside_interval":
         return evaluate_outside_interval(rule, today)

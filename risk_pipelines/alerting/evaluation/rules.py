@@ -42,6 +42,12 @@ rules:
     window_days: 3                  # 1 to 7
     max_p: 0.001                    # that many would come by chance once in 1,000 windows
     min_abs_impact: 3               # and at least 3 more than expected over the window
+  - id: detection_regression
+    type: rate_shift                # a rate's last days pooled (numerators over denominators)
+    match: {metric: proactive_rate} #   against the expected share, on its counts
+    direction: down
+    window_days: 2                  # 1 to 7
+    max_p: 0.0001                   # that far out by chance once in 10,000 windows or less
   - id: series_silent
     type: absent                    # a series with data on most recent days has none today
     lookback_days: 28
@@ -55,9 +61,10 @@ Every rule can also carry:
 
 ```yaml
     renotify_days: 7                # remind while still firing, every 7 evaluated days (0: never)
-    rebaseline_days: 7              # outside_interval: after 7 days open, a series inside the
-                                    #   current band but beyond the opening bound is a level
-                                    #   shift: said once, then judged against the current band
+    rebaseline_days: 7              # outside_interval, rate_shift: after 7 days open, a series
+                                    #   inside the current band but beyond the opening bound
+                                    #   is a level shift: said once, then judged against the
+                                    #   current band
     max_open_days: 28               # resolve after 28 days without a fresh breach (0: never)
     min_significance: 5             # outside_interval, count_burst: a breach that weighs less
                                     #   (alerting/evaluation/significance.py) does not count
@@ -91,7 +98,7 @@ from risk_pipelines.indicators.surprise import LEVEL_THRESHOLDS
 
 RULE_TYPES = (
     "outside_interval", "forecast_crosses", "threshold", "pct_change", "indicator_level", "absent",
-    "count_burst",
+    "count_burst", "rate_shift",
 )  # fmt: skip
 # The score at which each risk level starts (indicators/surprise.py documents the levels).
 LEVEL_SCORES = {level: score for level, score in LEVEL_THRESHOLDS}
@@ -141,12 +148,11 @@ class Rule:
 
     def escalates(self, breach) -> bool:
         """Whether a breach is past ``escalate_at``, on the scale the rule compares: the
-        surprise score for outside_interval, indicator_level and count_burst, else the observed
-        value (the
-        change as a positive fraction for pct_change)."""
+        surprise score for outside_interval, indicator_level, count_burst and rate_shift,
+        else the observed value (the change as a positive fraction for pct_change)."""
         if self.escalate_at is None:
             return False
-        if self.type in ("outside_interval", "indicator_level", "count_burst"):
+        if self.type in ("outside_interval", "indicator_level", "count_burst", "rate_shift"):
             value, up = breach.score, True
         elif self.type == "pct_change":
             value = breach.observed if self.direction == "up" else -breach.observed
@@ -287,8 +293,8 @@ def _parse_rule(raw: dict, where: str, known_routes) -> Rule:
             f"{where}: 'lookback_days', 'min_presence', 'near_zero' and 'min_level' belong to "
             "absent rules"
         )
-    if rule_type != "count_burst" and ("window_days" in raw or "max_p" in raw):
-        raise RuleError(f"{where}: 'window_days' and 'max_p' belong to count_burst rules")
+    if rule_type not in ("count_burst", "rate_shift") and ("window_days" in raw or "max_p" in raw):
+        raise RuleError(f"{where}: 'window_days' and 'max_p' belong to count_burst, rate_shift")
     max_p = _number(raw, "max_p", where, default=0.001, minimum=0.0)
     if not 0 < max_p < 0.5:
         raise RuleError(f"{where}: 'max_p' is a probability between 0 and 0.5, got {max_p}")

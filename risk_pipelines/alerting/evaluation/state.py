@@ -142,7 +142,7 @@ def _not_breaching(rule, current: AlertState, evaluation: Evaluation, uid: str, 
 
 def _rebaselines(rule, current: AlertState, day) -> bool:
     """Whether a firing band alert is old enough to be judged against the current band."""
-    if rule.type != "outside_interval" or rule.recovery_value() is not None:
+    if rule.type not in ("outside_interval", "rate_shift") or rule.recovery_value() is not None:
         return False  # a fixed line or a hysteresis line is a level on purpose
     if day is None or current.opened_ds is None:
         return False

@@ -115,7 +115,7 @@ class ETS:
         """The one-step forecasts with the last ``walk_forward_days`` filtered as the days came:
         at the start of each of their weeks the parameters and the clip are re-estimated from
         the days before it only (the forecast beyond the history keeps the whole window's)."""
-        first = max(len(filled) - self.walk_forward_days, 8 * SEASON)
+        first = max(len(filled) - self.walk_forward_days, self.min_history)
         schedule = {}
         for start in range(first, len(filled), SEASON):
             seen = filled[:start]
