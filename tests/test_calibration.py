@@ -48,7 +48,11 @@ def test_calibration_on_older_windows_brings_newer_coverage_toward_nominal():
                           held_out[f"yhat_hi_{level}"])  # fmt: skip
         after = coverage(calibrated["actual"], calibrated[f"yhat_lo_{level}"],
                          calibrated[f"yhat_hi_{level}"])  # fmt: skip
-        assert abs(after - nominal) < abs(before - nominal)
+        if level == "95" and before >= nominal:
+            # The alert line is never narrowed below the model's own band (calibration.py).
+            assert after == before
+        else:
+            assert abs(after - nominal) < abs(before - nominal)
         assert abs(after - nominal) < 0.06
     assert (factors["basis"] == "series").all()  # 140 backtest days each: enough of its own
 
@@ -69,5 +73,6 @@ def test_the_calibration_report_shows_each_chosen_models_coverage_before_and_aft
     specs = calibration_factors(forecasts)
     (row,) = calibration_report(forecasts, specs, lambda _: "count").to_dict("records")
     assert row["model"] == "seasonal_naive" and row["series"] == 12
-    assert abs(row["coverage_95_after"] - 0.95) < abs(row["coverage_95_before"] - 0.95)
+    assert abs(row["coverage_80_after"] - 0.80) < abs(row["coverage_80_before"] - 0.80)
+    assert row["coverage_95_after"] >= row["coverage_95_before"]  # never narrowed
     assert calibration_report(forecasts.iloc[:0], specs, lambda _: "count").empty
