@@ -17,7 +17,7 @@ from sqlalchemy.engine import Connection
 
 SERIES_COLUMNS = {
     "unique_id": "series key: metric|platform|policy_category|region|surface",
-    "metric": "metric name (see the metric catalogue in the README)",
+    "metric": "metric name (see the metric catalogue in docs/usage.md)",
     "platform": "platform the decisions came from",
     "policy_category": "DSA statement-of-reasons category, or 'all'",
     "region": "ISO country code, or 'all'",
