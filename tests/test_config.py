@@ -29,7 +29,9 @@ def test_settings_have_a_default_for_every_variable():
     assert settings.env == "local" and settings.executor == "multiprocess"
     assert settings.config_dir == PACKAGED_CONFIG_DIR
     assert settings.id_hash_key_is_demo and settings.given == frozenset()
-    assert settings.selection_models == ("seasonal_naive", "ets", "prophet")
+    assert settings.selection_models == (
+        "seasonal_naive", "ets", "ets_yearly", "combined", "prophet"
+    )  # fmt: skip
     assert "RISK_WAREHOUSE_URL" in ENVIRONMENT and "RISK_EXECUTOR" in ENVIRONMENT
 
 

@@ -274,7 +274,9 @@ def test_the_weekly_selection_is_stored_and_the_next_daily_run_uses_it(pipeline)
         "SELECT * FROM forecast_model_selection WHERE run_id = :r", {"r": selection_run.run_id}
     )
     assert len(chosen) > 150
-    assert set(chosen["model"]) <= {"seasonal_naive", "ets", "prophet", "recent_level"}
+    assert set(chosen["model"]) <= {
+        "seasonal_naive", "ets", "combined", "ets_yearly", "prophet", "recent_level"
+    }  # fmt: skip
     # Series too young to backtest keep ETS by default, and the daily run estimates afresh.
     ets = chosen[(chosen["model"] == "ets") & ~chosen["reason"].str.contains("default kept")]
     assert not ets.empty and all(set(json.loads(p)) == {"alpha", "beta", "gamma", "phi"}
@@ -283,7 +285,7 @@ def test_the_weekly_selection_is_stored_and_the_next_daily_run_uses_it(pipeline)
     scores = warehouse.read_sql(
         "SELECT * FROM forecast_backtests WHERE run_id = :r", {"r": chosen["run_id"].iloc[0]}
     )
-    assert set(scores["model"]) >= {"seasonal_naive", "ets", "prophet"}
+    assert set(scores["model"]) >= {"seasonal_naive", "ets", "combined", "prophet"}
     materialisation = selection_run.asset_materializations_for_node("forecast_model_selection")[0]
     for key in ("series_per_model", "backtest_scores", "calibration", "selection_preview"):
         assert key in materialisation.metadata

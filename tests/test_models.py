@@ -133,7 +133,9 @@ def test_recent_level_forecasts_the_recent_median_without_a_weekly_pattern():
 def test_the_daily_refresh_runs_the_selected_model_with_its_calibrated_bands():
     days = pd.date_range(START, periods=300, freq="D")
     long = pd.DataFrame({"unique_id": "a", "ds": days, "y": weekly_counts(300)})
-    config = ForecastConfig(workers=1, horizon=7)
+    # Without the recent-coverage widening: a band halved by hand misses on most days, and
+    # the widening would (rightly) undo it (test_adaptive_bands.py).
+    config = ForecastConfig(workers=1, horizon=7, adaptive_window=0)
     plain = forecast_series_frame(long, [days[-1].date()], lambda _: "count", config)
     params = ETS().fit_predict(np.log1p(long["y"].to_numpy()), 1).params
     spec = SeriesSpec("ets", params, factor_80=1.5, factor_95=0.5)
@@ -165,3 +167,37 @@ def test_a_selected_model_that_cannot_run_falls_back_to_ets_with_a_note():
     assert result.primary_models == {"a": "ets"}
     note = result.forecasts.query("is_primary")["note"].iloc[0]
     assert "selected model sarimax could not run; ets used" in note
+
+
+def test_the_combination_is_the_mean_of_ets_and_seasonal_naive_and_reuses_ets_parameters():
+    from risk_pipelines.forecasting.models.combination import Combination
+    from risk_pipelines.forecasting.models.naive import SeasonalNaive
+
+    rng = np.random.default_rng(6)
+    z = np.log1p(weekly_counts(200) * rng.lognormal(0, 0.1, 200))
+    ets, naive = ETS().fit_predict(z, 14), SeasonalNaive().fit_predict(z, 14)
+    combined = Combination().fit_predict(z, 14)
+    np.testing.assert_allclose(combined.mean, (ets.mean + naive.mean) / 2)
+    np.testing.assert_allclose(combined.sd, (ets.sd + naive.sd) / 2)
+    assert combined.params == {"ets": ets.params}
+    assert "mean of ets and seasonal_naive" in combined.note
+    again = Combination().fit_predict(z, 14, params=combined.params)
+    np.testing.assert_allclose(again.mean, combined.mean)
+
+
+def test_backtests_make_the_combination_from_the_forecasts_of_its_members():
+    from risk_pipelines.forecasting.backtest import BacktestConfig, run_backtests
+
+    rng = np.random.default_rng(7)
+    days = pd.date_range(START, periods=240, freq="D")
+    long = pd.DataFrame(
+        {"unique_id": "a", "ds": days, "y": weekly_counts(240) * rng.lognormal(0, 0.1, 240)}
+    )
+    config = BacktestConfig(
+        horizon=14, windows=2, step=14, models=("combined", "ets", "seasonal_naive")
+    )
+    forecasts = run_backtests(long, lambda _: "count", config).forecasts
+    wide = forecasts.pivot_table(index=["cutoff", "ds"], columns="model", values="yhat")
+    expected = np.expm1((np.log1p(wide["ets"]) + np.log1p(wide["seasonal_naive"])) / 2)
+    np.testing.assert_allclose(wide["combined"], expected, rtol=1e-9)
+    assert wide.index.get_level_values("cutoff").nunique() == 2

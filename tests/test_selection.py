@@ -122,17 +122,16 @@ def yearly_seasonal(days: int, seed: int) -> pd.DataFrame:
 
 
 def test_a_yearly_seasonal_series_with_two_years_gets_a_model_that_carries_the_year():
-    """Chosen by the backtests, not by default: with two years of history the yearly
-    candidate is scored beside ETS, and wins where the year repeats (on 16 of 16 seeds of this
-    series); the daily refresh then forecasts the season's end, which weekly-only ETS cannot
-    know. The end of last season's peak is not taken for a level shift (hygiene.py)."""
+    """Chosen by the backtests, not by default: with two years of history whose year repeats,
+    the yearly candidate is scored beside every default candidate, and wins (on 16 of 16 seeds
+    of this series); the daily refresh then forecasts the season's end, which weekly-only ETS
+    cannot know. The end of last season's peak is not taken for a level shift (hygiene.py)."""
     from risk_pipelines.forecasting import ForecastConfig, forecast_series_frame
     from risk_pipelines.forecasting.backtest import BacktestConfig
     from risk_pipelines.forecasting.selection import run_selection, specs_by_series
 
     history = yearly_seasonal(800, seed=2)  # to 2026-01-09: the peak is three weeks behind
-    config = BacktestConfig(models=("seasonal_naive", "ets", "ets_yearly"))
-    run = run_selection(history, lambda _: "count", config)
+    run = run_selection(history, lambda _: "count", BacktestConfig())
     (spec,) = run.specs.to_dict("records")
     assert spec["model"] == "ets_yearly", spec["reason"]
     daily = forecast_series_frame(
@@ -151,3 +150,20 @@ def test_a_series_shorter_than_two_years_is_not_given_a_yearly_season():
     short = yearly_seasonal(500, seed=3)
     config = BacktestConfig(models=("ets", "ets_yearly"))
     assert set(run_backtests(short, lambda _: "count", config).scores["model"]) == {"ets"}
+
+
+def test_the_yearly_candidate_is_backtested_only_where_a_year_repeats():
+    """Two years of a weekly pattern with a wandering level and no season: the gate keeps the
+    yearly candidate's second ETS estimation per window for the series that could use it."""
+    from risk_pipelines.forecasting.backtest import BacktestConfig, run_backtests
+
+    rng = np.random.default_rng(4)
+    ds = pd.date_range("2023-11-01", periods=800, freq="D")
+    weekly = np.array([1.0, 1.05, 1.1, 1.05, 1.0, 0.7, 0.65])[ds.day_of_week]
+    level = 800 * weekly * np.exp(np.cumsum(rng.normal(0, 0.005, 800)))
+    flat = pd.DataFrame({"unique_id": "flat", "ds": ds, "y": rng.poisson(level)})
+    seasonal = yearly_seasonal(800, seed=2)
+    config = BacktestConfig(models=("ets", "ets_yearly"))
+    scored = run_backtests(pd.concat([flat, seasonal]), lambda _: "count", config).scores
+    assert set(scored.loc[scored["unique_id"] == "flat", "model"]) == {"ets"}
+    assert "ets_yearly" in set(scored.loc[scored["unique_id"] == "yearly", "model"])

@@ -24,6 +24,9 @@ from risk_pipelines.forecasting.engine import (
 )
 from risk_pipelines.forecasting.hygiene import prepare_series
 from risk_pipelines.forecasting.models import COSTLY_MODELS, make_model
+from risk_pipelines.forecasting.models.combination import MEMBERS as COMBINED_MEMBERS
+from risk_pipelines.forecasting.models.combination import Combination, combine
+from risk_pipelines.forecasting.models.yearly import YearlyETS, repeats_yearly
 from risk_pipelines.forecasting.parallel import map_series
 from risk_pipelines.forecasting.scoring import (
     coverage,
@@ -43,11 +46,13 @@ class BacktestConfig:
     horizon: int = HORIZON_DAYS
     windows: int = 3
     step: int = HORIZON_DAYS
-    # The candidates of the weekly selection; add "sarimax" to try it (about 0.7 s a fit), or
-    # "ets_yearly" where series hold years of history with a season (RACED_MODELS says why it
-    # is not a default).
-    models: tuple[str, ...] = ("seasonal_naive", "ets", "prophet")
+    # The candidates of the weekly selection; add "sarimax" to try it (about 0.7 s a fit). The
+    # yearly candidate is backtested only on a series whose year repeats (repeats_yearly); the
+    # combination costs no fit of its own.
+    models: tuple[str, ...] = ("seasonal_naive", "ets", "ets_yearly", "combined", "prophet")
     history_days: int = HISTORY_DAYS
+    # How selection averages a model's MASE over the windows (selection.py WINDOW_AVERAGES).
+    window_average: str = "mean"
 
 
 @dataclass
@@ -135,7 +140,10 @@ def backtest_series(task: tuple, config: BacktestConfig) -> tuple[pd.DataFrame, 
     index = pd.date_range(observed.index.min(), observed.index.max(), freq="D")
     values = observed.reindex(index).to_numpy()  # missing days stay NaN, not zero
     rows = []
-    models = list(config.models)
+    # The combination's members run before it, so it is made from their forecasts.
+    models = sorted(config.models, key=lambda m: m == Combination.name)
+    if YearlyETS.name in models and not repeats_yearly(values[: len(values) - config.horizon]):
+        models.remove(YearlyETS.name)  # no year that repeats before the newest cutoff
     needed = max(make_model(m).min_history for m in models)
     newest_params: dict[str, dict] = {}
     for w in range(config.windows):
@@ -149,7 +157,7 @@ def backtest_series(task: tuple, config: BacktestConfig) -> tuple[pd.DataFrame, 
         series = prepare_series(index[first:end], values[first:end], kind, cutoff)
         if (~np.isnan(series.z)).sum() < needed:
             break  # older cutoffs see even less: every model gets the same cutoffs or none
-        window_mase = {}
+        window_mase, outputs = {}, {}
         for name in [LOW_VOLUME_MODEL] if series.low_volume else models:
             model = make_model(
                 name, history_days=config.history_days, region=region, in_sample=False
@@ -157,9 +165,10 @@ def backtest_series(task: tuple, config: BacktestConfig) -> tuple[pd.DataFrame, 
             if (~np.isnan(series.z)).sum() < model.min_history:
                 continue
             try:
-                out = model.fit_predict(series.z, config.horizon, start=series.index[0])
+                out = _fitted_or_combined(name, model, series, config.horizon, outputs)
             except FIT_FAILURES:
                 continue
+            outputs[name] = out
             bands = interval_bands(out.mean, out.sd, kind)
             scale = naive_scale(series.values)
             window_mase[name] = scaled_error(actual, bands["yhat"], scale)
@@ -184,12 +193,18 @@ def backtest_series(task: tuple, config: BacktestConfig) -> tuple[pd.DataFrame, 
     return (pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()), newest_params
 
 
+def _fitted_or_combined(name, model, series, horizon, outputs):
+    """The model's forecast at this cutoff; the combination is made from its members'
+    forecasts when they were made here already (the same fits it would repeat)."""
+    if name == Combination.name and all(m in outputs for m in COMBINED_MEMBERS):
+        return combine({m: outputs[m] for m in COMBINED_MEMBERS})
+    return model.fit_predict(series.z, horizon, start=series.index[0])
+
+
 # Raced at the newest cutoff: the costly models, and the yearly candidate, which costs a second
-# ETS fit per window. As a default candidate it took the weekly selection of 1,000 synthetic
-# series (bench/bench_forecasting.py) to 355 s, 357 s raced (goal under 300 s), for 40-45
-# series chosen and a refresh MASE of 0.750 against 0.751; none of the 41 real DSA series chose
-# it (2.3 years of history at most). On 200 series: 60.6 s without it, 75.2 s with it. So it
-# is opt-in, like SARIMAX (RISK_SELECTION_MODELS), for deployments with yearly seasons.
+# ETS fit per window. Backtested on every series with a year and a half of history it took the
+# weekly selection of 1,000 synthetic series (bench/bench_forecasting.py) from 203 s to 357 s
+# (goal under 300 s), for 40-45 series chosen; hence the repeats_yearly gate before it.
 RACED_MODELS = (*COSTLY_MODELS, "ets_yearly")
 
 

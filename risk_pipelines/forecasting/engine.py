@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from risk_pipelines.forecasting import transforms
+from risk_pipelines.forecasting.adaptive import recent_widening
 from risk_pipelines.forecasting.hygiene import prepare_series
 from risk_pipelines.forecasting.models import MODEL_NAMES, ModelFailed, make_model
 from risk_pipelines.forecasting.parallel import default_workers, map_series
@@ -81,6 +82,9 @@ class ForecastConfig:
     # 90 (stages/alerts.py CatchUp). Older days keep the range's parameters: they are only
     # scored for accuracy, and a weekly fit per series for two years would cost minutes.
     walk_forward_days: int = 91
+    # Days of recent one-step errors that widen a band missing more often than chance allows
+    # (adaptive.py); 0 turns the widening off.
+    adaptive_window: int = 14
 
     def __post_init__(self) -> None:
         unknown = set(self.models) - set(MODEL_NAMES)
@@ -227,6 +231,8 @@ def _forecast_one(task, as_of_days, config: ForecastConfig):
     if spec is not None and primary != spec.model and not series.low_volume:
         notes.append(f"selected model {spec.model} could not run; {primary} used")
     factors = (spec.factor_80, spec.factor_95) if spec and primary == spec.model else (1, 1)
+    out = outputs[primary]
+    widening = recent_widening(z, out.fitted, out.fitted_sd, factors, config.adaptive_window)
     frames = [
         _rows(
             uid,
@@ -240,6 +246,7 @@ def _forecast_one(task, as_of_days, config: ForecastConfig):
                 is_primary=name == primary,
                 note="; ".join([out.note, *(notes if name == primary else [])]).strip("; "),
                 factors=factors if name == primary else (1, 1),
+                widening=widening if name == primary else None,
             ),
         )
         for name, out in outputs.items()
@@ -259,7 +266,7 @@ def interval_bands(mean: np.ndarray, sd: np.ndarray, kind: str) -> dict[str, np.
 def calibrated(bands: dict[str, np.ndarray], factors, kind: str) -> dict[str, np.ndarray]:
     """Stretch (or shrink) each band around the point forecast by its calibration factor;
     counts stay >= 0 and rates inside [0, 1]."""
-    if tuple(factors) == (1, 1):
+    if all(np.all(np.asarray(f) == 1) for f in factors):
         return bands
     out = dict(bands)
     yhat = bands["yhat"]
@@ -281,6 +288,9 @@ class _RowLabels:
     is_primary: bool
     note: str
     factors: tuple[float, float]
+    # Per history day and one more, the recent-coverage widening of the 80/95 % bands
+    # (adaptive.py); None for a model whose bands are not widened.
+    widening: np.ndarray | None = None
 
 
 def _rows(uid, out, index, as_of_days, kind, config, labels: _RowLabels) -> pd.DataFrame:
@@ -290,6 +300,8 @@ def _rows(uid, out, index, as_of_days, kind, config, labels: _RowLabels) -> pd.D
     as_of = [np.full(len(steps), last.to_datetime64())]
     ds = [last.to_datetime64() + steps.astype("timedelta64[D]")]
     horizon, mean, sd = [steps], [out.mean], [out.sd]
+    widening = labels.widening if labels.widening is not None else np.ones((len(index) + 1, 2))
+    widen = [np.repeat(widening[-1:], len(steps), axis=0)]
     # One-step rows for the earlier days of the range: as_of D predicts D+1 (inside history),
     # but only once the series had min_history_days of history on that day.
     earlier = pd.DatetimeIndex(as_of_days[:-1])
@@ -306,7 +318,9 @@ def _rows(uid, out, index, as_of_days, kind, config, labels: _RowLabels) -> pd.D
         horizon.insert(0, np.ones(int(finite.sum()), dtype=int))
         mean.insert(0, m[finite])
         sd.insert(0, s[finite])
-    mean, sd = np.concatenate(mean), np.concatenate(sd)
+        widen.insert(0, widening[nxt][finite])
+    mean, sd, widen = np.concatenate(mean), np.concatenate(sd), np.concatenate(widen)
+    factors = (factors[0] * widen[:, 0], factors[1] * widen[:, 1])
     frame = pd.DataFrame(
         {
             "unique_id": uid,

@@ -12,6 +12,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from risk_pipelines.forecasting.backtest import BacktestConfig, run_backtests
@@ -39,6 +40,7 @@ def select_models(
     tie: float = 0.02,
     cost_margin: float = COST_MARGIN,
     challenge_margin: float = CHALLENGE_MARGIN,
+    window_average: str = "mean",
 ) -> pd.DataFrame:
     """One row per series: ``model``, its mean ``mase`` and ``winkler_95``, and ``reason``.
 
@@ -49,11 +51,7 @@ def select_models(
     cutoffs = scores.dropna(subset=["mase"]).groupby("unique_id")["cutoff"].nunique()
     scored_at = scores.dropna(subset=["mase"]).groupby(["unique_id", "model"])["cutoff"].nunique()
     complete = scored_at[scored_at == cutoffs.reindex(scored_at.index.get_level_values(0)).values]
-    summary = (
-        scores.groupby(["unique_id", "model"], sort=True)[["mase", "winkler_95"]]
-        .mean()
-        .reset_index()
-    )
+    summary = _window_averages(scores, window_average)
     is_complete = pd.MultiIndex.from_frame(summary[["unique_id", "model"]]).isin(complete.index)
     # A series with no complete model keeps all its rows (and, unscored, the default).
     has_complete = summary["unique_id"].isin(summary.loc[is_complete, "unique_id"])
@@ -89,6 +87,23 @@ def select_models(
         rows.append({"unique_id": uid, "model": winner["model"], "mase": winner["mase"],
                      "winkler_95": winner["winkler_95"], "reason": reason})  # fmt: skip
     return pd.DataFrame(rows)
+
+
+WINDOW_AVERAGES = ("mean", "geomean")
+
+
+def _window_averages(scores: pd.DataFrame, average: str) -> pd.DataFrame:
+    """Per series and model, the MASE over the windows (the mean, or the geometric mean, which
+    one window's failure still raises but cannot dominate) and the mean Winkler score."""
+    if average not in WINDOW_AVERAGES:
+        raise ValueError(f"window_average must be one of {WINDOW_AVERAGES}, not {average!r}")
+    frame = scores[["unique_id", "model", "mase", "winkler_95"]].copy()
+    if average == "geomean":
+        frame["mase"] = np.log(frame["mase"].clip(lower=1e-6))
+    summary = frame.groupby(["unique_id", "model"], sort=True)[["mase", "winkler_95"]].mean()
+    if average == "geomean":
+        summary["mase"] = np.exp(summary["mase"])
+    return summary.reset_index()
 
 
 def _most_accurate(scored: pd.DataFrame, tie: float) -> tuple[pd.Series, str]:
@@ -130,7 +145,7 @@ def run_selection(
         return SelectionRun(
             pd.DataFrame(columns=SPEC_COLUMNS), backtests.scores, backtests.forecasts
         )
-    choice = select_models(backtests.scores)
+    choice = select_models(backtests.scores, window_average=config.window_average)
     factors = calibration_factors(backtests.forecasts)
     specs = choice.merge(factors, on=["unique_id", "model"], how="left")
     specs[["factor_80", "factor_95"]] = specs[["factor_80", "factor_95"]].fillna(1.0)
@@ -149,7 +164,7 @@ def run_selection(
 
 # The models whose parameters are re-estimated on the whole history once chosen: one fit each
 # (a few hundredths of a second), against the weeks-old estimate of the newest backtest cutoff.
-REESTIMATED = ("ets", "ets_yearly")
+REESTIMATED = ("ets", "ets_yearly", "combined")
 
 
 def _estimated_on_newest_history(long, specs, kind_of, region_of, workers) -> dict[str, dict]:

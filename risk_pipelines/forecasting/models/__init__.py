@@ -38,14 +38,18 @@ __all__ = [
 
 
 def _registry() -> dict[str, type]:
+    from risk_pipelines.forecasting.models.combination import Combination
     from risk_pipelines.forecasting.models.prophet import ProphetModel
     from risk_pipelines.forecasting.models.sarimax import Sarimax
     from risk_pipelines.forecasting.models.yearly import YearlyETS
 
-    return {m.name: m for m in (SeasonalNaive, ETS, YearlyETS, ProphetModel, Sarimax, RecentLevel)}
+    models = (SeasonalNaive, ETS, YearlyETS, Combination, ProphetModel, Sarimax, RecentLevel)
+    return {m.name: m for m in models}
 
 
-MODEL_NAMES = ("seasonal_naive", "ets", "ets_yearly", "prophet", "sarimax", "recent_level")
+MODEL_NAMES = (
+    "seasonal_naive", "ets", "ets_yearly", "combined", "prophet", "sarimax", "recent_level",
+)  # fmt: skip
 # A Stan or state-space fit per series and day costs a hundred times ETS's filter with stored
 # parameters; selection makes these earn their place (see forecasting/selection.py).
 COSTLY_MODELS = ("prophet", "sarimax")
@@ -63,7 +67,7 @@ def make_model(
     whose public holidays it models, and may skip its (non-causal) in-sample fit; ETS
     re-estimates weekly over the last ``walk_forward_days`` of a backfilled range."""
     cls = _registry()[name]
-    if name in ("ets", "ets_yearly"):
+    if name in ("ets", "ets_yearly", "combined"):
         return cls(max_history=history_days, walk_forward_days=walk_forward_days)
     if name == "prophet":
         return cls(region=region, in_sample=in_sample)

@@ -60,6 +60,32 @@ class YearlyETS:
         )
 
 
+# How closely the weekly means of two years must follow each other (after a linear trend is
+# taken out) for the yearly candidate to be worth backtesting. The real-series benchmark calls a
+# series yearly-seasonal at the same 0.5 (bench/bench_forecasting_real.py).
+MIN_YEARLY_CORRELATION = 0.5
+
+
+def repeats_yearly(z: np.ndarray) -> bool:
+    """Whether a history shows a season that repeats a year later: the gate that keeps the
+    yearly candidate's backtests (a second ETS estimation per window) to the series that
+    could choose it. Needs ``MIN_YEARS_HISTORY`` days; compares each week's mean, trend taken
+    out, with the same week a year (52 weeks) before."""
+    window = z[-2 * 52 * SEASON :]
+    if (~np.isnan(window)).sum() < MIN_YEARS_HISTORY:
+        return False
+    weeks = len(window) // SEASON
+    tail = interpolate(window[len(window) - weeks * SEASON :])
+    weekly = tail.reshape(weeks, SEASON).mean(axis=1)
+    x = np.arange(weeks, dtype=float)
+    slope, intercept = np.polyfit(x, weekly, 1)
+    detrended = weekly - (slope * x + intercept)
+    now, year_before = detrended[52:], detrended[:-52]
+    if len(now) < 26 or np.std(now) < 1e-9 or np.std(year_before) < 1e-9:
+        return False
+    return float(np.corrcoef(now, year_before)[0, 1]) >= MIN_YEARLY_CORRELATION
+
+
 def _day_of_year(start: pd.Timestamp | None) -> float:
     return float(pd.Timestamp(start).day_of_year - 1) if start is not None else 0.0
 
