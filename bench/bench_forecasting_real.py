@@ -11,7 +11,9 @@ that day only:
   series, parameters estimated that day);
 - selected: the weekly selection (backtests, per-series choice, calibrated bands), then the
   refresh with the chosen spec;
-- prophet_default: ``Prophet()`` with its defaults, series by series (``--no-prophet`` to skip).
+- prophet_default: ``Prophet()`` with its defaults, series by series (``--no-prophet`` to skip);
+- sf_AutoETS, sf_AutoTheta: statsforecast's, weekly season, on the log scale (``--statsforecast``,
+  installed with ``pip install -e .[bench]``).
 
 Scored on the 28 days after the origin (horizon 28: the forecast made at the origin) and, for
 the engine's methods, next-day (each of those days' one-step forecast with the origin's
@@ -39,6 +41,7 @@ from __future__ import annotations
 import argparse
 import logging
 import time
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -51,6 +54,7 @@ from risk_pipelines.forecasting.scoring import naive_scale
 from risk_pipelines.forecasting.selection import run_selection, specs_by_series
 
 HORIZON = 28
+chosen_models: Counter = Counter()  # over every origin: what the weekly selection chose
 FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "dsa_daily"
 CLASSES = ("steady", "yearly", "regime_change", "bursty")
 
@@ -100,8 +104,11 @@ def series_class(history: np.ndarray, after: np.ndarray) -> str:
     return "steady"
 
 
-def engine_rows(history, days, specs, workers, models=("seasonal_naive", "ets")):
-    config = ForecastConfig(horizon=HORIZON, models=models, primary="ets", workers=workers)
+def engine_rows(history, days, specs, args, models=("seasonal_naive", "ets")):
+    config = ForecastConfig(
+        horizon=HORIZON, models=models, primary="ets", workers=args.workers,
+        adaptive_window=args.adaptive_window,
+    )  # fmt: skip
     result = forecast_series_frame(history, days, lambda _uid: "count", config, specs=specs)
     rows = result.forecasts.assign(ds=lambda f: pd.to_datetime(f["ds"]))
     return rows.assign(as_of=pd.to_datetime(rows["as_of"])), result.fitted
@@ -125,6 +132,38 @@ def score(forecasts: pd.DataFrame, actuals: pd.DataFrame, scales: pd.Series) -> 
         winkler=("winkler", "mean"), days=("error", "size"),
     )  # fmt: skip
     return per.reset_index()
+
+
+STATSFORECAST_MODELS = ("AutoETS", "AutoTheta")
+
+
+def statsforecast_rows(history: pd.DataFrame, workers: int) -> dict[str, pd.DataFrame]:
+    """statsforecast's AutoETS and AutoTheta (weekly season) on the log scale, as our models
+    see the series (missing days interpolated there; they take no gaps), bands at 80/95 %."""
+    from statsforecast import StatsForecast
+    from statsforecast.models import AutoETS, AutoTheta
+
+    frames = []
+    for uid, group in history.groupby("unique_id", sort=True):
+        z = np.log1p(group.set_index("ds")["y"].astype(float)).interpolate(limit_area="inside")
+        z = z.dropna()
+        frames.append(pd.DataFrame({"unique_id": uid, "ds": z.index, "y": z.to_numpy()}))
+    engine = StatsForecast(
+        models=[AutoETS(season_length=7), AutoTheta(season_length=7)], freq="D", n_jobs=workers
+    )
+    out = engine.forecast(df=pd.concat(frames, ignore_index=True), h=HORIZON, level=[80, 95])
+    out = out.reset_index() if "unique_id" not in out else out
+    back = {}
+    for name in STATSFORECAST_MODELS:
+        columns = {name: "yhat"}
+        for level in ("80", "95"):
+            columns |= {f"{name}-lo-{level}": f"yhat_lo_{level}",
+                        f"{name}-hi-{level}": f"yhat_hi_{level}"}  # fmt: skip
+        frame = out[["unique_id", "ds", *columns]].rename(columns=columns)
+        for column in columns.values():
+            frame[column] = np.expm1(frame[column]).clip(lower=0)
+        back[name] = frame
+    return back
 
 
 def run_origin(long, origin, args, timings) -> pd.DataFrame:
@@ -155,24 +194,28 @@ def run_origin(long, origin, args, timings) -> pd.DataFrame:
         frames.append(scored)
 
     started = time.perf_counter()
-    refresh, fitted = engine_rows(history, [origin], {}, args.workers)
+    refresh, fitted = engine_rows(history, [origin], {}, args)
     seconds = time.perf_counter() - started
     add("seasonal_naive", "28", refresh[refresh["model"] == "seasonal_naive"], seconds / 2)
     add("refresh", "28", refresh[refresh["is_primary"]], seconds / 2)
     started = time.perf_counter()
-    daily, _ = engine_rows(visible_to_end, next_days, fitted, args.workers)
+    daily, _ = engine_rows(visible_to_end, next_days, fitted, args)
     one_step = daily[(daily["ds"] - daily["as_of"]).dt.days == 1]
     seconds = time.perf_counter() - started
     add("seasonal_naive", "next-day", one_step[one_step["model"] == "seasonal_naive"], seconds / 2)
     add("refresh", "next-day", one_step[one_step["is_primary"]], seconds / 2)
 
     started = time.perf_counter()
-    selection = run_selection(history, lambda _uid: "count", BacktestConfig(), workers=args.workers)
+    backtests = BacktestConfig(
+        windows=args.windows, step=args.window_step, window_average=args.window_average
+    )
+    selection = run_selection(history, lambda _uid: "count", backtests, workers=args.workers)
     specs = specs_by_series(selection.specs)
-    chosen, _ = engine_rows(history, [origin], specs, args.workers)
+    chosen_models.update(selection.specs["model"])
+    chosen, _ = engine_rows(history, [origin], specs, args)
     add("selected", "28", chosen[chosen["is_primary"]], time.perf_counter() - started)
     started = time.perf_counter()
-    daily, _ = engine_rows(visible_to_end, next_days, specs, args.workers)
+    daily, _ = engine_rows(visible_to_end, next_days, specs, args)
     daily = daily[daily["is_primary"] & ((daily["ds"] - daily["as_of"]).dt.days == 1)]
     add("selected", "next-day", daily, time.perf_counter() - started)
 
@@ -180,6 +223,12 @@ def run_origin(long, origin, args, timings) -> pd.DataFrame:
         started = time.perf_counter()
         forecasts = prophet_loop(history.dropna(subset=["y"]))
         add("prophet_default", "28", forecasts, time.perf_counter() - started)
+    if args.statsforecast:
+        started = time.perf_counter()
+        baselines = statsforecast_rows(history.dropna(subset=["y"]), args.workers)
+        seconds = (time.perf_counter() - started) / len(baselines)
+        for name, forecasts in baselines.items():
+            add(f"sf_{name}", "28", forecasts, seconds)
     out = pd.concat(frames, ignore_index=True)
     return out.assign(origin=origin.date(), series_class=out["unique_id"].map(classes))
 
@@ -213,6 +262,34 @@ def main() -> None:
     parser.add_argument("--categories", type=int, default=2, help="largest categories a platform")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--no-prophet", dest="prophet", action="store_false")
+    parser.add_argument(
+        "--statsforecast",
+        action="store_true",
+        help="also statsforecast's AutoETS and AutoTheta (pip install .[bench])",
+    )
+    parser.add_argument(
+        "--windows",
+        type=int,
+        default=BacktestConfig.windows,
+        help="backtest windows of the weekly selection",
+    )
+    parser.add_argument(
+        "--window-step",
+        type=int,
+        default=BacktestConfig.step,
+        help="days between the selection's backtest cutoffs",
+    )
+    parser.add_argument(
+        "--window-average",
+        default=BacktestConfig.window_average,
+        help="how selection averages MASE over the windows: mean or geomean",
+    )
+    parser.add_argument(
+        "--adaptive-window",
+        type=int,
+        default=ForecastConfig.adaptive_window,
+        help="days of recent errors that widen a band (0: off)",
+    )
     args = parser.parse_args()
     logging.getLogger("cmdstanpy").setLevel(logging.ERROR)
     long = real_series(args.categories)
@@ -228,6 +305,7 @@ def main() -> None:
         print(f"  origin {origin.date()}: {frames[-1]['unique_id'].nunique()} series, "
               f"{time.perf_counter() - started:.0f}s", flush=True)  # fmt: skip
     summarise(pd.concat(frames, ignore_index=True), timings)
+    print(f"\nchosen by the weekly selection (series x origins): {dict(chosen_models)}")
 
 
 if __name__ == "__main__":
