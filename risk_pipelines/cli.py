@@ -15,6 +15,7 @@ from risk_pipelines.cli_alerts import (
     print_alerts,
     run_alert_command,
 )
+from risk_pipelines.cli_dsa import add_dsa_commands, run_dsa_command
 from risk_pipelines.config import load_settings
 
 
@@ -60,6 +61,7 @@ def _parser() -> argparse.ArgumentParser:
     brief.add_argument("--day", type=_date, help="default: the newest day with indicators")
 
     add_alert_commands(sub, _date)
+    add_dsa_commands(sub, _date)
 
     rules = sub.add_parser("rules", help="alert rules")
     rules_sub = rules.add_subparsers(dest="rules_command", required=True)
@@ -96,6 +98,8 @@ def main(argv: list[str] | None = None) -> int:
             return run_alert_command(args)
         if args.command == "rules":
             return _rules_backtest(args)
+        if args.command == "dsa":
+            return run_dsa_command(args)
     except (ValueError, OSError) as exc:  # LandingError, RuleError and bad input are ValueErrors
         print(f"error: {exc}", file=sys.stderr)
         return 2

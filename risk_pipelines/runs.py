@@ -18,6 +18,7 @@ from risk_pipelines.defs.shared import (
     BRIEF_JOB,
     DAILY_JOB,
     DAILY_PARTITIONS,
+    DSA_JOB,
     MODEL_SELECTION_JOB,
     POLICY_AREA_PARTITIONS,
 )
@@ -58,6 +59,25 @@ def materialise_range(
     check_range(start, end)
     return _execute(
         DAILY_JOB, instance, resources,
+        tags={
+            ASSET_PARTITION_RANGE_START_TAG: start.isoformat(),
+            ASSET_PARTITION_RANGE_END_TAG: end.isoformat(),
+        },
+    )  # fmt: skip
+
+
+def materialise_dsa(
+    start: dt.date,
+    end: dt.date,
+    *,
+    instance: dg.DagsterInstance | None = None,
+    resources: Mapping[str, object] | None = None,
+) -> dg.ExecuteInProcessResult:
+    """Ingest the DSA dumps of [start, end] in one run (the sensor asks for one day at a time as
+    dumps arrive); each day is read, checked and written on its own."""
+    check_range(start, end)
+    return _execute(
+        DSA_JOB, instance, resources,
         tags={
             ASSET_PARTITION_RANGE_START_TAG: start.isoformat(),
             ASSET_PARTITION_RANGE_END_TAG: end.isoformat(),

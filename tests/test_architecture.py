@@ -38,7 +38,11 @@ CORE["stages"] = set(CORE) - {"stages"}
 CORE["analysis"] = {"config", "warehouse"}
 # The Dagster shell and the entry points may use every core layer.
 SHELL = {"defs": set(CORE), "definitions": set(), "runs": {*CORE, "defs"}}
-ENTRY = {"cli": {*CORE, *SHELL, "cli_alerts"}, "cli_alerts": set(CORE)}
+ENTRY = {
+    "cli": {*CORE, *SHELL, "cli_alerts", "cli_dsa"},
+    "cli_alerts": set(CORE),
+    "cli_dsa": {*CORE, "runs"},
+}
 ALLOWED = {**CORE, **SHELL, **ENTRY}
 
 MAX_LINES = 400

@@ -63,3 +63,40 @@ def test_a_blocked_day_is_named_in_the_last_lines(env, capsys):
     assert "more than 1% of the day's rows are quarantined" in blocked
     assert f"first quarantined: moderation_decisions/{day}/part-0.csv row " in blocked
     assert "column region: region is not a two-letter country code" in blocked
+
+
+def test_a_headless_dsa_ingest_then_a_run_forecasts_and_scores_the_dsa_series(env, capsys):
+    """The DSA source without the UI or its sensor: ingest a range of dumps, then the daily run
+    over the same days forecasts the new series and scores them."""
+    from tests.dsa_dumps import synthetic_dump
+
+    first, days = dt.date(2026, 5, 1), 35
+    for i in range(days):
+        day = first + dt.timedelta(days=i)
+        (env / "landing" / "dsa").mkdir(parents=True, exist_ok=True)
+        synthetic_dump(env / "landing" / "dsa", day.isoformat(), 120 + i % 7 * 10, seed=i)
+    last = first + dt.timedelta(days=days - 1)
+    assert main(["dsa", "ingest", "--start", str(first), "--end", str(last)]) == 0
+    out = capsys.readouterr().out
+    assert f"{days} day(s) loaded, none blocked" in out and "duplicates" in out
+    assert main(["dsa", "ingest", "--day", str(last + dt.timedelta(days=1))]) == 1
+    assert f"blocked {last + dt.timedelta(days=1)}: no dump for" in capsys.readouterr().err
+    assert main(["dsa", "ingest", "--day", str(last), "--end", str(last)]) == 2
+
+    assert main(["run", "--start", str(first), "--end", str(last), "--no-alerts"]) == 0
+    from risk_pipelines.config import load_settings
+    from risk_pipelines.warehouse.store import Warehouse
+
+    warehouse = Warehouse(load_settings().warehouse_url)
+    forecast = set(
+        warehouse.read_sql(
+            "SELECT DISTINCT unique_id FROM metric_forecasts WHERE as_of = :d", {"d": last}
+        )["unique_id"]
+    )
+    assert "dsa_statements|Kleinanzeigen|all|all|all" in forecast
+    assert "dsa_automated_detection_rate|Wallapop|all|all|all" in forecast
+    scored = warehouse.read_sql(
+        "SELECT COUNT(*) AS n FROM risk_indicators WHERE ds = :d AND metric LIKE 'dsa_%'",
+        {"d": last},
+    )["n"].iat[0]
+    assert scored >= 15  # three platforms, volume and four shares each

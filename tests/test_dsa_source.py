@@ -72,8 +72,10 @@ def test_a_dump_becomes_counts_series_and_followed_rows_and_a_rerun_changes_noth
     result = _materialise(deployment)
     assert result.success and _check(result).passed
     warehouse = Warehouse(deployment["url"])
-    # 20 statements of 3 platforms; 19 of them from the two followed platforms.
-    assert _table_counts(warehouse) == {"counts": 20, "series": 14, "rows": 19}
+    # 20 statements of 3 platforms; 19 of them from the two followed platforms. Per platform
+    # six series (volume, four shares, median delay) and one per category (20 + 3); per country
+    # of their scopes for the followed: Hotel Hideaway's 30 EEA countries, Kleinanzeigen's DE.
+    assert _table_counts(warehouse) == {"counts": 20, "series": 54, "rows": 19}
     rows = warehouse.read_sql("SELECT * FROM moderation_decisions")
     assert set(rows["platform"]) == {"Kleinanzeigen", "Hotel Hideaway"}
     assert rows["source_file"].str.startswith("dsa/sor-global-2025-07-01-full.zip:").all()
@@ -82,12 +84,19 @@ def test_a_dump_becomes_counts_series_and_followed_rows_and_a_rerun_changes_noth
     values = dict(zip(series["unique_id"], series["value"], strict=True))
     assert values["dsa_statements|Hotel Hideaway|all|all|all"] == 18
     assert values["dsa_fully_automated_rate|Wallapop|all|all|all"] == 0.0
+    assert values["dsa_statements|Hotel Hideaway|all|IS|all"] == 18  # an EEA scope lists Iceland
+    assert "dsa_statements|Wallapop|all|DE|all" not in values  # not followed: no country series
+    assert values["dsa_moderation_delay_days|Kleinanzeigen|all|all|all"] >= 0
+    countries = warehouse.read_sql("SELECT * FROM dsa_country_counts")
+    # Hotel Hideaway's 18 statements x the 30 EEA countries, Kleinanzeigen's one for Germany,
+    # Wallapop's one for the 27 member states.
+    assert countries["statements"].sum() == 18 * 30 + 1 + 27
     metadata = result.asset_materializations_for_node("dsa_statements")[0].metadata
     assert metadata["rows_read"].value == 20 and metadata["accounting_balanced"].value
     assert "data:image/png;base64," in metadata["chart"].value
 
     again = _materialise(deployment)
-    assert again.success and _table_counts(warehouse) == {"counts": 20, "series": 14, "rows": 19}
+    assert again.success and _table_counts(warehouse) == {"counts": 20, "series": 54, "rows": 19}
 
 
 def test_our_own_feed_rewriting_the_day_leaves_the_dsa_rows_alone(deployment):
@@ -113,6 +122,57 @@ def test_a_day_the_suite_rejects_is_not_written_at_all(deployment):
     assert not result.success and not check.passed
     assert "more than 1% of the dump's rows could not be mapped" in check.description
     assert _table_counts(Warehouse(deployment["url"])) == {"counts": 0, "series": 0, "rows": 0}
+
+
+def test_a_blocked_day_is_on_record_like_any_landing_day_file_row_and_column_named(deployment):
+    """The dump in landing_files, the first rows of each rejection reason in quarantined_rows
+    (part, row, column, with the reason's count), the verdict in data_quality_results: so the
+    run's last lines and the data-quality alerts treat a DSA day like every other source's."""
+    from risk_pipelines.stages.quality_alerts import current_problems
+    from risk_pipelines.stages.verdicts import blocked_lines
+
+    header, rows = sample_rows(V2_SAMPLE)
+    rows = [dict(r) for r in rows[:4]]
+    for row in rows[1:]:
+        row["category"] = "STATEMENT_CATEGORY_MADE_UP"
+    write_dump(
+        deployment["landing"] / "dsa" / "sor-global-2025-07-01-full.zip",
+        {"a.csv.zip": {"p.csv": csv_text(header, rows)}},
+    )
+    result = _materialise(deployment)
+    assert not result.success
+    warehouse = Warehouse(deployment["url"])
+    (file,) = warehouse.read_sql("SELECT * FROM landing_files").to_dict("records")
+    assert (file["dataset"], file["source_file"], file["status"], file["rows_read"]) == (
+        "dsa_statements", "dsa/sor-global-2025-07-01-full.zip", "blocked", 4,
+    )  # fmt: skip
+    assert len(file["sha256"]) == 64
+    quarantined = warehouse.read_sql("SELECT * FROM quarantined_rows ORDER BY source_row")
+    assert quarantined["source_row"].tolist() == [2, 3, 4]
+    assert set(quarantined["column_name"]) == {"category"}
+    assert (
+        quarantined["source_file"] == "dsa/sor-global-2025-07-01-full.zip:a.csv.zip/p.csv"
+    ).all()
+    assert json.loads(quarantined["raw_values"].iat[0])["rows_with_this_reason"] == 3
+    (line,) = blocked_lines(warehouse, result.run_id)
+    assert line.startswith("blocked 2025-07-01 dsa_statements: sor-global-2025-07-01-full.zip")
+    assert line.endswith(
+        "first quarantined: dsa/sor-global-2025-07-01-full.zip:a.csv.zip/p.csv row 2, column "
+        "category: category 'STATEMENT_CATEGORY_MADE_UP' is in neither taxonomy"
+    )
+    now = dt.datetime(2025, 7, 3, 12)
+    problems = current_problems(warehouse, deployment["landing"], {"dsa_statements": 30}, now)
+    assert ("data_quality.suite", "dsa_statements|2025-07-01") in problems
+    # The next day's dump never came: past its deadline (30 h after the day), it is late.
+    assert ("data_quality.freshness", "dsa_statements|2025-07-02") in problems
+
+    sample_dump(deployment["landing"] / "dsa", V2_SAMPLE, split=9)  # republished, good
+    assert _materialise(deployment).success
+    assert warehouse.count("quarantined_rows") == 0
+    verdict = warehouse.read_sql("SELECT * FROM data_quality_results").set_index("check_name")
+    assert verdict.loc["suite", "passed"] and verdict.loc["suite", "rows_accepted"] == 20
+    statuses = warehouse.read_sql("SELECT status FROM landing_files")["status"]
+    assert statuses.tolist() == ["loaded"]
 
 
 def test_a_missing_or_unreadable_dump_blocks_the_day_and_names_the_file(deployment):
@@ -173,7 +233,7 @@ PEER_SURGE_RULE = """
   - id: peer_statement_surge
     description: A platform submits far more DSA statements than forecast.
     type: outside_interval
-    match: {metric: dsa_statements, policy_category: all}
+    match: {metric: dsa_statements, policy_category: all, region: all}
     direction: up
     min_abs_impact: 50
     min_rel_impact: 0.5
@@ -215,13 +275,14 @@ def test_a_dsa_only_deployment_forecasts_scores_and_alerts_on_the_dsa_series(tmp
         "SELECT DISTINCT unique_id FROM metric_forecasts WHERE as_of = :d", {"d": last}
     )["unique_id"]
     assert "dsa_statements|Wallapop|all|all|all" in set(forecasts)  # counted only
-    assert "decisions|Kleinanzeigen|scams_and_fraud|EU|all" in set(forecasts)  # followed rows
+    assert "decisions|Kleinanzeigen|scams_and_fraud|EEA|all" in set(forecasts)  # followed rows
+    assert "dsa_statements|Kleinanzeigen|all|DE|all" in set(forecasts)  # a followed country
     scored = warehouse.read_sql(
         "SELECT COUNT(*) AS n FROM risk_indicators WHERE ds = :d AND metric LIKE 'dsa_%' "
         "AND expected IS NOT NULL",
         {"d": last},
     )["n"].iat[0]
-    assert scored >= 9  # 3 platforms x (statements, 2 rates) at least
+    assert scored >= 15  # 3 platforms x (statements, 4 rates) at least
 
     evaluate_with_config(warehouse, load_alert_config(config))
     fired = warehouse.read_sql(

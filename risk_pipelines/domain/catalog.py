@@ -68,13 +68,31 @@ _SPECS = [
         "dsa_automated_detection_rate",
         "rate",
         "both",
-        "share of DSA statements whose content was found by automated detection",
+        "share of DSA statements with automated_detection = Yes (notices included)",
+    ),
+    MetricSpec(
+        "dsa_own_initiative_rate",
+        "rate",
+        "both",
+        "share of DSA statements acted on without a notice (source_type SOURCE_VOLUNTARY)",
     ),
     MetricSpec(
         "dsa_fully_automated_rate",
         "rate",
         "both",
         "share of DSA statements decided fully automatically",
+    ),
+    MetricSpec(
+        "dsa_moderation_delay_days",
+        "duration",
+        "up",
+        "median whole days from the content's date to the DSA decision",
+    ),
+    MetricSpec(
+        "dsa_illegal_content_rate",
+        "rate",
+        "both",
+        "share of DSA statements on illegal content (the rest: terms and conditions)",
     ),
     *[MetricSpec(f"actions_{a}", "count", "up", f"decisions with action {a}") for a in ACTIONS],
     *[

@@ -17,6 +17,7 @@ from risk_pipelines.sources.dsa import DsaDay, read_dump
 from risk_pipelines.sources.dsa_dump import DumpError, find_dump
 from risk_pipelines.sources.dsa_metrics import dsa_daily_metrics
 from risk_pipelines.stages.context import StageRun
+from risk_pipelines.stages.dsa_records import DayRecord, write_day_record
 from risk_pipelines.stages.shared_partitions import dsa_scope
 from risk_pipelines.warehouse import schema
 from risk_pipelines.warehouse.store import Warehouse
@@ -59,45 +60,56 @@ def ingest_dsa_days(db: Warehouse, days: Sequence[dt.date], run: StageRun) -> Ds
     if not report.deployed:
         return report
     for day in days:
-        outcome = ingest_dsa_day(db, day, run)
-        if isinstance(outcome, str):
-            report.blocked[day] = outcome
-            run.log.error(f"dsa {day}: {outcome}; nothing written")
+        record = ingest_dsa_day(db, day, run)
+        write_day_record(db, record, run)
+        if record.blocked is not None:
+            report.blocked[day] = record.blocked
+            run.log.error(f"dsa {day}: {record.blocked}; nothing written")
         else:
-            report.loaded.append(outcome)
+            report.loaded.append(record.loaded)
     return report
 
 
-def ingest_dsa_day(db: Warehouse, day: dt.date, run: StageRun) -> LoadedDay | str:
-    """Read, check and write one day: the day written, or why it was not (nothing of it is
-    then written)."""
+@dataclass
+class _Outcome(DayRecord):
+    loaded: LoadedDay | None = None
+
+
+def ingest_dsa_day(db: Warehouse, day: dt.date, run: StageRun) -> _Outcome:
+    """Read, check and write one day: what it came to, the day written (``loaded``) or why it
+    was not (``blocked``; nothing of it is then written)."""
     dsa_dir = run.landing_dir / "dsa"
     config = run.config.dsa
-    hash_key = run.hash_key
     path = find_dump(dsa_dir, day, config.variant)
     if path is None:
-        return f"no dump for {day}: {dsa_dir}/sor-global-{day}-full.zip"
+        reason = f"no dump for {day}: {dsa_dir}/sor-global-{day}-full.zip"
+        return _Outcome(day, None, None, reason, reason)
     try:
-        read = read_dump(path, hash_key=hash_key, follow=config.follow,
+        read = read_dump(path, hash_key=run.hash_key, follow=config.follow,
                          platforms=config.platforms)  # fmt: skip
     except DumpError as exc:
-        return str(exc)
+        return _Outcome(day, path, None, str(exc), str(exc))
     suite = run.config.suite(SUITE)
     history = recent_totals(db, day, suite.settings.lookback_days)
     verdict = validate_dsa_day(read, history, suite)
     if verdict.blocked:
-        return f"{path.name}: {verdict.describe()}"
+        return _Outcome(day, path, read, f"{path.name}: {verdict.describe()}", verdict.describe())
     written = db.replace_together(
         [
             ("dsa_statement_counts", read.aggregates.assign(ds=day),
              dsa_scope("dsa_statement_counts", day)),
-            ("daily_metrics", dsa_daily_metrics(read.aggregates, day),
+            ("dsa_country_counts", read.countries.assign(ds=day),
+             dsa_scope("dsa_country_counts", day)),
+            ("dsa_facet_counts", read.facets.assign(ds=day), dsa_scope("dsa_facet_counts", day)),
+            ("daily_metrics", dsa_daily_metrics(read.aggregates, day, delays=read.delays,
+                                                countries=read.countries, follow=config.follow),
              dsa_scope("daily_metrics", day)),
-            ("moderation_decisions", read.rows.assign(ds=day) if len(read.rows) else read.rows,
+            ("moderation_decisions", (rows.assign(ds=day) for rows in read.followed.chunks()),
              dsa_scope("moderation_decisions", day)),
         ]
     )  # fmt: skip
-    return LoadedDay(day, path, read, written)
+    loaded = LoadedDay(day, path, read, written)
+    return _Outcome(day, path, read, None, verdict.describe(), loaded)
 
 
 def recent_totals(db: Warehouse, day: dt.date, lookback: int) -> list[int]:

@@ -22,6 +22,8 @@ from sqlalchemy import (
     Text,
 )
 
+from risk_pipelines.warehouse.schema_dsa import define_dsa_tables
+
 metadata = MetaData()
 
 
@@ -194,19 +196,8 @@ risk_indicators = Table(
     Index("ix_risk_indicators_series_ds", "unique_id", "ds"),
 )
 
-dsa_statement_counts = Table(
-    "dsa_statement_counts",
-    metadata,
-    # Aggregate-only ingest of the DSA Transparency Database dumps: a 700 M-row day is one pass
-    # and a few thousand rows here.
-    Column("ds", Date, primary_key=True, comment="the dump's day (statements submitted then)"),
-    Column("platform", String(120), primary_key=True, comment="platform_name as submitted"),
-    Column("policy_category", String(80), primary_key=True, comment="canonical (v2) category"),
-    Column("detection_source", String(40), primary_key=True),
-    Column("automated_decision", String(20), primary_key=True, comment="fully | partially | none"),
-    Column("action", String(40), primary_key=True),
-    Column("statements", BigInteger, nullable=False, comment="de-duplicated statements"),
-)
+# The DSA source's counts (schema_dsa.py): per key, per country, per facet.
+dsa_statement_counts, dsa_country_counts, dsa_facet_counts = define_dsa_tables(metadata)
 
 alerts = Table(
     "alerts",

@@ -7,7 +7,7 @@ in one transaction, so a failed write leaves the previous rows as they were.
 from __future__ import annotations
 
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -130,9 +130,12 @@ class Warehouse:
                 not_like=not_like,
             )  # fmt: skip
 
-    def replace_together(self, changes: Sequence[tuple[str, pd.DataFrame, dict]]) -> dict:
-        """Several ``replace_rows`` in one transaction: ``(table, frame, options)`` each.
-        Either every table holds its new rows or none does."""
+    def replace_together(
+        self, changes: Sequence[tuple[str, pd.DataFrame | Iterable[pd.DataFrame], dict]]
+    ) -> dict:
+        """Several ``replace_rows`` in one transaction: ``(table, frame, options)`` each; a
+        frame may come as chunks (an iterable of frames), inserted one at a time so memory holds
+        one. Either every table holds its new rows or none does."""
         with self.engine.begin() as conn:
             return {
                 table: self._replace(conn, table, frame, **options)
@@ -171,7 +174,9 @@ class Warehouse:
                 {"key": zlib.crc32(scope.encode()) - 2**31},
             )
         conn.execute(delete)
-        return self._insert(conn, table_name, frame)
+        if isinstance(frame, pd.DataFrame):
+            return self._insert(conn, table_name, frame)
+        return sum(self._insert(conn, table_name, chunk) for chunk in frame)
 
     def append_rows(self, table_name: str, frame: pd.DataFrame) -> int:
         """Insert ``frame`` in one transaction (for tables that keep every run)."""

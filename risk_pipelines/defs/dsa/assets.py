@@ -116,14 +116,17 @@ def _result(report: DsaReport) -> dg.MaterializeResult:
         "day_accounting": dg.MetadataValue.md(
             accounting.to_markdown(index=False) if len(accounting) else "_no day loaded_"
         ),
-        "rejections": dg.MetadataValue.md(_rejections_markdown(reads)),
+        "rejections": dg.MetadataValue.md(_records_markdown(reads, "rejected")),
+        "warnings": dg.MetadataValue.md(_records_markdown(reads, "warnings")),
+        "rows_with_warnings": sum(r.count for read in reads for r in read.warnings.values()),
         "chart": bar_chart(report.by_category(), "DSA statements by policy category"),
     }
     return dg.MaterializeResult(metadata=metadata, check_results=[check])
 
 
-def _rejections_markdown(reads: list[DsaDay]) -> str:
-    rejected = [(read.day, r) for read in reads for r in read.rejected.values()]
+def _records_markdown(reads: list[DsaDay], kind: str) -> str:
+    """The day's rejections (``kind`` "rejected") or warnings, largest first."""
+    rejected = [(read.day, r) for read in reads for r in getattr(read, kind).values()]
     if not rejected:
         return "_none_"
     lines = ["| day | reason | rows | first part | first row |", "|---|---|---:|---|---:|"]
