@@ -225,12 +225,14 @@ def _child(name: str, dump: Path) -> int:
         for _, stream in iter_parts(dump):
             # pyarrow's own defaults, but for quoted newlines, which the dumps' text holds, and
             # every column as text: inferring types fails on a column filled late in a part.
-            head = stream.peek(1 << 16).split(b"\n", 1)[0].decode("utf-8-sig").rstrip("\r")
-            text = dict.fromkeys(next(csv.reader([head])), pa.string())
+            names = next(csv.reader([stream.readline().decode("utf-8-sig").rstrip("\r\n")]))
             reader = pacsv.open_csv(
                 stream,
+                read_options=pacsv.ReadOptions(column_names=names),
                 parse_options=pacsv.ParseOptions(newlines_in_values=True),
-                convert_options=pacsv.ConvertOptions(column_types=text),
+                convert_options=pacsv.ConvertOptions(
+                    column_types=dict.fromkeys(names, pa.string())
+                ),
             )
             rows += sum(len(batch) for batch in reader)
         print(json.dumps({"rows": rows}))

@@ -424,3 +424,26 @@ def test_facets_count_what_an_analyst_reads_each_listed_value_once(tmp_path):
     assert facets[("restriction", "over_182_days")] == 1
     assert facets[("restriction", "no_end_date")] == 1
     assert day.rows_rejected == 0 and day.statements == 3
+
+
+def test_two_uuids_that_share_a_sort_key_are_still_told_apart():
+    """The day's seen-set sorts on a 64-bit key and settles ties with the other half, so even
+    a (astronomically rare) shared key never drops a distinct statement."""
+    import numpy as np
+
+    from risk_pipelines.sources.dsa_dump import KEY_DTYPE, SeenKeys
+
+    def keys(*pairs):
+        return np.array(list(pairs), dtype=KEY_DTYPE)
+
+    seen = SeenKeys()
+    assert seen.first_seen(keys((5, 1), (5, 2), (5, 1), (9, 9))).tolist() == [
+        True, True, False, True,
+    ]  # fmt: skip
+    assert seen.first_seen(keys((5, 3), (5, 2), (9, 9), (7, 1))).tolist() == [
+        True, False, False, True,
+    ]  # fmt: skip
+    for block in range(40):  # enough blocks for the runs to merge
+        seen.first_seen(keys(*[(1000 + block * 10 + i, i) for i in range(10)]))
+    assert seen.first_seen(keys((5, 3), (1005, 5), (1005, 6))).tolist() == [False, False, True]
+    assert len(seen) == 5 + 400 + 1

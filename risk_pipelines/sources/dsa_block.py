@@ -150,26 +150,29 @@ class BlockMap:
         wanted = np.array([v == value for v in values] or [False])
         return wanted[codes[self.ok]].astype(float)
 
-    def rows_for(self, mask: np.ndarray) -> pd.DataFrame:
-        chosen = self.table.filter(pa.array(mask))
-        frame = pd.DataFrame(
-            {
-                "uuid": chosen["uuid"].to_numpy(zero_copy_only=False),
-                "platform": chosen["platform_name"].to_numpy(zero_copy_only=False),
-                "platform_uid": chosen["platform_uid"].to_numpy(zero_copy_only=False),
-                "decided_at": self.decided_at.filter(pa.array(mask)).to_pandas(),
-                "content_date": chosen["content_date"].to_numpy(zero_copy_only=False),
-            }
-        )
+    def columns_for(self, mask: np.ndarray) -> dict[str, pa.Array]:
+        """The chosen rows' raw and mapped columns, as Arrow arrays (the followed platforms'
+        rows are built from these without a Python object per value)."""
+        chosen = pa.array(mask)
+        columns = {
+            name: self.table[name].filter(chosen).combine_chunks()
+            for name in ("uuid", "platform_name", "platform_uid", "content_date")
+        }
+        columns["decided_at"] = self.decided_at.filter(chosen).combine_chunks()
         for name, (codes, values) in self.fields.items():
-            frame[name] = np.asarray(values, dtype=object)[codes[mask]]
-        return frame
+            indices = pa.array(codes[mask].astype(np.int32))
+            mapped = pa.DictionaryArray.from_arrays(indices, pa.array(values, pa.string()))
+            columns[name] = mapped.cast(pa.string())
+        return columns
 
 
-def map_block(table: pa.Table, place: BlockPlace, rejected: dict[str, Rejection]) -> BlockMap:
-    """Map a block's enum values to the canonical ones; rows that cannot be mapped are
-    rejected (counted with part and row) and left out of ``ok``."""
-    ok = np.ones(len(table), dtype=bool)
+def map_block(
+    table: pa.Table, place: BlockPlace, rejected: dict[str, Rejection], keep: np.ndarray
+) -> BlockMap:
+    """Map a block's enum values to the canonical ones for the rows in ``keep`` (the others
+    are duplicates or outside the filter); rows that cannot be mapped are rejected (counted
+    with part and row) and left out of ``ok``."""
+    ok = keep.copy()
 
     def lookup(columns: list[str], fn: Callable[..., str]) -> tuple[np.ndarray, list]:
         codes, values, bad = _apply_to_distinct([table[c] for c in columns], fn)
@@ -216,9 +219,14 @@ def _restriction_lengths(table: pa.Table, decided_at) -> tuple[np.ndarray, list[
     gives (``no_end_date`` when it gives none), as codes into the bucket names."""
     latest = None
     for column in mapping.RESTRICTION_END_COLUMNS:
-        parsed = pc.strptime(table[column], TIMESTAMP_FORMAT, "s", error_is_null=True)
-        date_only = pc.strptime(table[column], "%Y-%m-%d", "s", error_is_null=True)
-        ends = pc.cast(pc.coalesce(parsed, date_only), pa.int64())
+        # Parsed on the distinct values only: the column is mostly empty, or a few dates.
+        encoded = pc.dictionary_encode(table[column]).combine_chunks()
+        values = encoded.dictionary
+        parsed = pc.coalesce(
+            pc.strptime(values, TIMESTAMP_FORMAT, "s", error_is_null=True),
+            pc.strptime(values, "%Y-%m-%d", "s", error_is_null=True),
+        )
+        ends = pc.take(pc.cast(parsed, pa.int64()), encoded.indices)
         latest = ends if latest is None else pc.max_element_wise(latest, ends)
     seconds = pc.subtract(latest, pc.cast(decided_at, pa.int64()))
     days = pc.fill_null(pc.divide(seconds, 86_400), -1).to_numpy(zero_copy_only=False)

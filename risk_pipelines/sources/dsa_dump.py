@@ -191,54 +191,69 @@ _UUID_DIGITS = np.array([i for i in range(36) if i not in (8, 13, 18, 23)])
 _SHIFTS = (np.arange(15, -1, -1, dtype=np.uint64) * np.uint64(4)).astype(np.uint64)
 
 
+KEY_DTYPE = np.dtype([("key", np.uint64), ("low", np.uint64)])
+_MIX = np.uint64(0x9E3779B97F4A7C15)
+
+
 def uuid_keys(uuids: pa.StringArray) -> np.ndarray:
-    """A 128-bit key per uuid (``S16``), read straight from Arrow's buffer: the uuid itself for
-    the canonical 8-4-4-4-12 hex form, in either case. Values of any other shape get two
-    64-bit pandas hashes: exact for practical purposes (a collision needs ~2^64 values)."""
+    """A 128-bit key per uuid, read straight from Arrow's buffer: for the canonical 8-4-4-4-12
+    hex form (either case) its two 64-bit halves, as ``key`` (the high half mixed with the low
+    one, so that sorting on it alone spreads well) and ``low``; the pair gives the uuid back,
+    so comparing pairs is exact. Values of any other shape get two 64-bit pandas hashes."""
     n = len(uuids)
     high, low = np.zeros(n, dtype=np.uint64), np.zeros(n, dtype=np.uint64)
-    if n == 0:
-        return _as_keys(high, low)
+    if n:
+        canonical = _read_canonical(uuids, high, low)
+        if not canonical.all():
+            other = np.flatnonzero(~canonical)
+            values = uuids.take(pa.array(other)).to_numpy(zero_copy_only=False)
+            high[other] = pd.util.hash_array(values)
+            low[other] = pd.util.hash_array(values, hash_key="dsa-uuid-second!")
+    keys = np.empty(n, dtype=KEY_DTYPE)
+    with np.errstate(over="ignore"):
+        keys["key"] = high ^ (low * _MIX)
+    keys["low"] = low
+    return keys
+
+
+def _read_canonical(uuids: pa.StringArray, high: np.ndarray, low: np.ndarray) -> np.ndarray:
+    """Fill ``high`` and ``low`` for the canonical uuids; returns which rows were."""
+    n = len(uuids)
     offsets = np.frombuffer(uuids.buffers()[1], np.int32)[uuids.offset : uuids.offset + n + 1]
     canonical = np.diff(offsets) == 36
     if uuids.null_count:
         canonical &= uuids.is_valid().to_numpy(zero_copy_only=False)
-    if canonical.any():
-        data = np.frombuffer(uuids.buffers()[2], np.uint8)
-        starts = offsets[:-1][canonical]
-        nibbles = _HEX[data[starts[:, None] + _UUID_DIGITS]]
-        digits_ok = (nibbles != 255).all(axis=1)
-        wide = nibbles[digits_ok].astype(np.uint64)
-        where = np.flatnonzero(canonical)[digits_ok]
-        high[where] = (wide[:, :16] << _SHIFTS).sum(axis=1, dtype=np.uint64)
-        low[where] = (wide[:, 16:] << _SHIFTS).sum(axis=1, dtype=np.uint64)
-        canonical[np.flatnonzero(canonical)[~digits_ok]] = False
-    if not canonical.all():
-        other = np.flatnonzero(~canonical)
-        values = uuids.take(pa.array(other)).to_numpy(zero_copy_only=False)
-        high[other] = pd.util.hash_array(values)
-        low[other] = pd.util.hash_array(values, hash_key="dsa-uuid-second!")
-    return _as_keys(high, low)
-
-
-def _as_keys(high: np.ndarray, low: np.ndarray) -> np.ndarray:
-    pairs = np.column_stack([high.astype(">u8"), low.astype(">u8")])
-    return np.ascontiguousarray(pairs).view("S16").ravel()
+    if not canonical.any():
+        return canonical
+    data = np.frombuffer(uuids.buffers()[2], np.uint8)
+    if canonical.all():  # the usual block: 36 bytes a row, back to back
+        digits = data[offsets[0] : offsets[-1]].reshape(n, 36)[:, _UUID_DIGITS]
+    else:
+        digits = data[offsets[:-1][canonical][:, None] + _UUID_DIGITS]
+    nibbles = _HEX[digits]
+    digits_ok = (nibbles != 255).all(axis=1)
+    wide = nibbles[digits_ok].astype(np.uint64)
+    where = np.flatnonzero(canonical)[digits_ok]
+    high[where] = (wide[:, :16] << _SHIFTS).sum(axis=1, dtype=np.uint64)
+    low[where] = (wide[:, 16:] << _SHIFTS).sum(axis=1, dtype=np.uint64)
+    canonical[np.flatnonzero(canonical)[~digits_ok]] = False
+    return canonical
 
 
 class SeenKeys:
     """The uuid keys met so far in a day's dump, across every part: exact, 16 bytes a statement
     (a 10 M-row day: 160 MB), where a Python set of the same keys takes about 10 times that.
 
-    Kept as sorted runs merged two by two when the newer grows to the older's size (as a
-    log-structured merge tree does): a block is checked with one binary search per run, and
-    there are never more than log2(statements / block) runs."""
+    Kept as runs sorted by key and merged two by two when the newer grows to the older's size
+    (as a log-structured merge tree does): a block is checked with one binary search per run,
+    and there are never more than log2(statements / block) runs. Sorting is on the 64-bit key;
+    the low half settles the (astronomically rare) keys that two uuids share."""
 
     def __init__(self) -> None:
-        self._runs: list[np.ndarray] = []
+        self._runs: list[tuple[np.ndarray, np.ndarray]] = []  # (keys sorted, their lows)
 
     def __len__(self) -> int:
-        return sum(len(run) for run in self._runs)
+        return sum(len(keys) for keys, _ in self._runs)
 
     def first_seen(self, keys: np.ndarray) -> np.ndarray:
         """Per key, whether it is met here for the first time (earlier in this block, or in an
@@ -246,19 +261,43 @@ class SeenKeys:
         fresh = np.zeros(len(keys), dtype=bool)
         if not len(keys):
             return fresh
-        distinct, first = np.unique(keys, return_index=True)
-        known = np.zeros(len(distinct), dtype=bool)
-        for run in self._runs:
-            at = np.minimum(np.searchsorted(run, distinct), len(run) - 1)
-            known |= run[at] == distinct
-        fresh[first[~known]] = True
-        self._add(distinct[~known])
+        key, low = keys["key"], keys["low"]
+        order = np.argsort(key, kind="stable")
+        k, lo = key[order], low[order]
+        same_key = k[1:] == k[:-1]
+        if (same_key & (lo[1:] != lo[:-1])).any():  # a shared key: order by both halves
+            order = np.lexsort((low, key))
+            k, lo = key[order], low[order]
+            same_key = k[1:] == k[:-1]
+        first = np.ones(len(keys), dtype=bool)
+        first[1:] = ~same_key | (lo[1:] != lo[:-1])
+        k, lo, positions = k[first], lo[first], order[first]
+        known = np.zeros(len(k), dtype=bool)
+        for run_keys, run_lows in self._runs:
+            known |= _contains(run_keys, run_lows, k, lo)
+        fresh[positions[~known]] = True
+        self._add(k[~known], lo[~known])
         return fresh
 
-    def _add(self, sorted_keys: np.ndarray) -> None:
-        if not len(sorted_keys):
+    def _add(self, keys: np.ndarray, lows: np.ndarray) -> None:
+        if not len(keys):
             return
-        self._runs.append(sorted_keys)
-        while len(self._runs) > 1 and len(self._runs[-2]) <= 2 * len(self._runs[-1]):
-            newer = self._runs.pop()
-            self._runs[-1] = np.sort(np.concatenate([self._runs[-1], newer]), kind="stable")
+        self._runs.append((keys, lows))
+        while len(self._runs) > 1 and len(self._runs[-2][0]) <= 2 * len(self._runs[-1][0]):
+            newer_keys, newer_lows = self._runs.pop()
+            older_keys, older_lows = self._runs[-1]
+            merged = np.concatenate([older_keys, newer_keys])
+            order = np.argsort(merged, kind="stable")  # two sorted runs: a linear merge
+            self._runs[-1] = (merged[order], np.concatenate([older_lows, newer_lows])[order])
+
+
+def _contains(run_keys, run_lows, keys: np.ndarray, lows: np.ndarray) -> np.ndarray:
+    """Which of ``keys``/``lows`` are in the run: the key found, and its low half."""
+    left = np.searchsorted(run_keys, keys, side="left")
+    at = np.minimum(left, len(run_keys) - 1)
+    same_key = run_keys[at] == keys
+    found = same_key & (run_lows[at] == lows)
+    for i in np.flatnonzero(same_key & ~found):  # another uuid with the same key: see them all
+        right = np.searchsorted(run_keys, keys[i], side="right")
+        found[i] = bool((run_lows[left[i] : right] == lows[i]).any())
+    return found

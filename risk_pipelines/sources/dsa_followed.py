@@ -15,9 +15,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from risk_pipelines.sources.hashing import hash_column
+from risk_pipelines.sources.hashing import hash_hex
 
 TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S"
 CHUNK_ROWS = 100_000
@@ -55,19 +56,20 @@ class FollowedRows:
     def __len__(self) -> int:
         return self.count
 
-    def append(self, mapped: pd.DataFrame, rows: np.ndarray, part: str) -> None:
-        """One block's followed statements (``BlockMap.rows_for``), their data rows in ``part``."""
-        if mapped.empty:
+    def append(self, columns: dict[str, pa.Array], rows: np.ndarray, part: str) -> None:
+        """One block's followed statements (``BlockMap.columns_for``), their data rows in
+        ``part``."""
+        if not len(rows):
             return
-        canonical = _canonical(mapped, rows, f"{self.source_file}:{part}", self.hash_key)
+        canonical = _canonical(columns, rows, f"{self.source_file}:{part}", self.hash_key)
         if self._writer is None:
             handle, name = tempfile.mkstemp(prefix="dsa-followed-", suffix=".parquet")
             os.close(handle)
             self._path = Path(name)
             weakref.finalize(self, self._path.unlink, missing_ok=True)
             self._writer = pq.ParquetWriter(self._path, SCHEMA)
-        self._writer.write_table(pa.Table.from_pandas(canonical, SCHEMA, preserve_index=False))
-        self.count += len(canonical)
+        self._writer.write_table(canonical)
+        self.count += len(rows)
 
     def close(self) -> None:
         if self._writer is not None:
@@ -88,26 +90,33 @@ class FollowedRows:
         return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
 
-def _canonical(frame: pd.DataFrame, rows: np.ndarray, source_file: str, hash_key: str):
-    return pd.DataFrame(
-        {
-            "event_id": frame["uuid"],
-            "decided_at": frame["decided_at"],
-            "reported_at": pd.NaT,
-            "content_created_at": pd.to_datetime(
-                frame["content_date"], format=TIMESTAMP_FORMAT, errors="coerce"
-            ),
-            **{name: frame[name] for name in ("policy_category", "region", "surface",
-                                              "detection_source", "action",
-                                              "automated_decision")},
-            "views_before_action": pd.array([pd.NA] * len(frame), dtype="Int64"),
-            "appealed": False,
-            "appeal_outcome": None,
-            "platform": frame["platform"],
-            "user_id_hash": None,
-            # The platform's own id of the content, kept only as a keyed hash like our own ids.
-            "content_id_hash": hash_column(frame["platform_uid"], hash_key),
-            "source_file": source_file,
-            "source_row": rows,
-        }
-    )  # fmt: skip
+def _canonical(columns: dict[str, pa.Array], rows: np.ndarray, source_file: str, key: str):
+    n = len(rows)
+    content_at = pc.strptime(columns["content_date"], TIMESTAMP_FORMAT, "s", error_is_null=True)
+    uid = columns["platform_uid"]
+    present = pc.fill_null(pc.not_equal(uid, ""), False).to_numpy(zero_copy_only=False)
+    # The platform's own id of the content, kept only as a keyed hash like our own ids.
+    digests = np.zeros(n, dtype="S16")
+    if present.any():
+        values = uid.filter(pa.array(present)).to_numpy(zero_copy_only=False)
+        digests[present] = hash_hex(values, key)
+    hashed = pa.array(digests, pa.binary(16), mask=~present).cast(pa.string())
+    none = pa.nulls(n, pa.string())
+    arrays = {
+        "event_id": columns["uuid"],
+        "decided_at": columns["decided_at"].cast(pa.timestamp("ns")),
+        "reported_at": pa.nulls(n, pa.timestamp("ns")),
+        "content_created_at": content_at.cast(pa.timestamp("ns")),
+        **{name: columns[name] for name in ("policy_category", "region", "surface",
+                                            "detection_source", "action",
+                                            "automated_decision")},
+        "views_before_action": pa.nulls(n, pa.int64()),
+        "appealed": pa.array(np.zeros(n, dtype=bool)),
+        "appeal_outcome": none,
+        "platform": columns["platform_name"],
+        "user_id_hash": none,
+        "content_id_hash": hashed,
+        "source_file": pa.array([source_file] * n, pa.string()),
+        "source_row": pa.array(rows.astype(np.int64)),
+    }  # fmt: skip
+    return pa.Table.from_arrays([arrays[f.name] for f in SCHEMA], schema=SCHEMA)
