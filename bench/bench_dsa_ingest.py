@@ -59,11 +59,16 @@ def main() -> int:
     parser.add_argument("--rows", type=int, default=10_000_000)
     parser.add_argument("--parts", type=int, default=10)
     parser.add_argument("--keep", type=Path, help="folder to keep the generated dump in")
+    parser.add_argument(
+        "--follow",
+        default=FOLLOWED,
+        help=f"platform followed row by row (default {FOLLOWED}; 'none')",
+    )
     parser.add_argument("--child", choices=["bare", "ours"], help=argparse.SUPPRESS)
     parser.add_argument("--dump", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        return _child(args.child, args.dump)
+        return _child(args.child, args.dump, args.follow)
 
     folder = args.keep or Path(tempfile.mkdtemp(prefix="bench-dsa-"))
     folder.mkdir(parents=True, exist_ok=True)
@@ -74,7 +79,7 @@ def main() -> int:
         size_gb, took = dump.stat().st_size / 1e9, time.perf_counter() - started
         print(f"generated {args.rows:,} rows ({duplicates:,} repeated) in {args.parts} parts: "
               f"{size_gb:.2f} GB zipped, {took:.0f}s")  # fmt: skip
-    results = {name: _run_child(name, dump) for name in ("bare", "ours")}
+    results = {name: _run_child(name, dump, args.follow) for name in ("bare", "ours")}
     bare, ours = results["bare"], results["ours"]
     print(f"\n{'':6} {'rows':>12} {'seconds':>8} {'rows/s':>12} {'peak RSS':>10}")
     for name, r in results.items():
@@ -87,7 +92,7 @@ def main() -> int:
           f"(goal <= {GOAL_RSS_MB} MB: {'met' if rss <= GOAL_RSS_MB else 'missed'})")  # fmt: skip
     print(f"ours: {ours['statements']:,} statements counted, {ours['duplicates']:,} duplicates "
           f"dropped, {ours['rejected']:,} rejected, {ours['warned']:,} counted with a taxonomy "
-          f"warning, {ours['followed_rows']:,} rows of {FOLLOWED} spilled, {ours['groups']:,} "
+          f"warning, {ours['followed_rows']:,} rows of {args.follow} spilled, {ours['groups']:,} "
           f"count groups, {ours['countries']:,} platform-country rows; balanced "
           f"{ours['balanced']}")  # fmt: skip
     return 0
@@ -200,11 +205,11 @@ def _real_mix() -> dict[str, dict]:
     return mix
 
 
-def _run_child(name: str, dump: Path) -> dict:
+def _run_child(name: str, dump: Path, follow: str) -> dict:
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     started = time.perf_counter()
     out = subprocess.run(
-        [sys.executable, __file__, "--child", name, "--dump", str(dump)],
+        [sys.executable, __file__, "--child", name, "--dump", str(dump), "--follow", follow],
         capture_output=True, text=True, check=True,
     )  # fmt: skip
     seconds = time.perf_counter() - started
@@ -214,7 +219,7 @@ def _run_child(name: str, dump: Path) -> dict:
     return {**result, "seconds": seconds, "rss_mb": max(peak, before) / 1024}
 
 
-def _child(name: str, dump: Path) -> int:
+def _child(name: str, dump: Path, follow: str) -> int:
     if name == "bare":
         import pyarrow as pa
         import pyarrow.csv as pacsv
@@ -239,7 +244,8 @@ def _child(name: str, dump: Path) -> int:
         return 0
     from risk_pipelines.sources.dsa import read_dump
 
-    day = read_dump(dump, hash_key="bench", follow=frozenset({FOLLOWED}))
+    followed = frozenset() if follow == "none" else frozenset({follow})
+    day = read_dump(dump, hash_key="bench", follow=followed)
     print(json.dumps({
         "rows": day.rows_read, "statements": day.statements,
         "duplicates": day.duplicates_dropped, "rejected": day.rows_rejected,

@@ -61,6 +61,8 @@ class Brief:
     resolved_today: list[str]  # one line per alert that resolved on the day
     level_changes: list[str]  # one line per policy area whose level moved since yesterday
     incidents: list[str] = field(default_factory=list)  # open incidents of 2+ alerts, a line each
+    # Where our category mix moved and the DSA peers' did not (peer_divergence), a line each.
+    peers: list[str] = field(default_factory=list)
 
     def headline(self) -> str:
         areas = ", ".join(
@@ -132,6 +134,7 @@ def build_brief(
         resolved_today=_resolved_on(warehouse, day),
         level_changes=changes,
         incidents=_open_incidents(warehouse, day),
+        peers=_peer_divergences(warehouse, day),
     )
 
 
@@ -188,6 +191,25 @@ def _open_incidents(warehouse: Warehouse, day: dt.date) -> list[str]:
         f"incident #{r['incident_id']} since {pd.Timestamp(r['opened_ds']):%Y-%m-%d}, "
         f"{r['alert_count']} alerts: {r['headline']}"
         for r in frame.to_dict("records")
+    ]
+
+
+def _peer_divergences(warehouse: Warehouse, day: dt.date, limit: int = 5) -> list[str]:
+    """The day's largest divergences from the DSA peers at elevated or above, most surprising
+    first (indicators/peers.py)."""
+    r = risk_indicators
+    frame = warehouse.read_query(
+        sa.select(r.c.platform, r.c.policy_category, r.c.level, r.c.score, r.c.note)
+        .where(
+            r.c.ds == day, r.c.indicator == "peer_divergence", r.c.level != "ok",
+            r.c.score.is_not(None),
+        )
+        .order_by(r.c.score.desc())
+        .limit(limit)
+    )  # fmt: skip
+    return [
+        f"{row['policy_category']} on {row['platform']} ({row['level']}): {row['note']}"
+        for row in frame.to_dict("records")
     ]
 
 

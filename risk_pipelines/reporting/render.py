@@ -65,6 +65,10 @@ def render_brief_html(brief: Brief) -> str:
         parts.append('<h2 id="incidents">Incidents (related alerts, one cause)</h2><ul>')
         parts += [f"<li>{escape(line)}</li>" for line in brief.incidents]
         parts.append("</ul>")
+    if brief.peers:
+        parts.append('<h2 id="peers">Against the DSA peers (our mix moved, theirs did not)</h2>')
+        parts.append("<ul>" + "".join(f"<li>{escape(line)}</li>" for line in brief.peers))
+        parts.append("</ul>")
     parts.append('<h2 id="firing-alerts">Alerts firing</h2>')
     parts += [_alert_card(a) for a in brief.firing] or ['<p class="none">No alert is firing.</p>']
     parts.append('<h2 id="changes">What changed since yesterday</h2>')

@@ -17,6 +17,7 @@ from risk_pipelines.indicators.derived import (
     composite_risk,
     week_over_week,
 )
+from risk_pipelines.indicators.peers import peer_divergence
 from risk_pipelines.indicators.surprise import (
     latest_prior_forecasts,
     surprise_indicators,
@@ -33,8 +34,9 @@ def build_indicators(
     capacities: Sequence[ReviewQueue] = (),
 ) -> pd.DataFrame:
     """Every series' surprise against its forecast, then the indicators derived from several
-    days or series (indicators/derived.py): week over week, category mix shift, capacity risk
-    for each review queue, and a composite level per policy area."""
+    days or series (indicators/derived.py): week over week, category mix shift, the divergence
+    from the DSA peers (indicators/peers.py), capacity risk for each review queue, and a
+    composite level per policy area."""
     first, last = min(days), max(days)
     # The derived indicators look back: 13 days for week over week, 35 for the mix baseline.
     history = warehouse.read_range("daily_metrics", "ds", first - dt.timedelta(days=35), last)
@@ -65,6 +67,7 @@ def build_indicators(
         surprises,
         week_over_week(history, list(days), spec_for),
         category_mix_shift(history, list(days)),
+        peer_divergence(history, list(days)),
     ]
     if capacities:
         frames += [capacity_risk(f, capacities, d) for d, f in _forecasts_as_of(warehouse, days)]

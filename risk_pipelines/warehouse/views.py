@@ -149,6 +149,60 @@ LEFT JOIN (
 ) n ON n.alert_id = a.alert_id""",
     ),
     AnalystView(
+        "v_peer_comparison",
+        "A platform's own decisions per policy category next to its peers' DSA statements in "
+        "the same category and day (every other platform in the dumps): volumes and shares. "
+        "The peer_divergence indicator judges the same comparison over a week.",
+        {
+            "ds": "day (ours: the decision's; the peers': the dump's, when they submitted)",
+            "platform": "the platform with its own decisions (our feed, or a followed DSA one)",
+            "policy_category": "DSA statement-of-reasons category",
+            "decisions": "its decisions in the category that day, all regions",
+            "own_share": "share of its decisions that day in the category",
+            "peer_statements": "the other platforms' DSA statements in the category",
+            "peer_platforms": "how many other platforms submitted in the category",
+            "peer_share": "share of the other platforms' statements in the category",
+            "share_gap": "own_share - peer_share",
+        },
+        """
+WITH own AS (
+    SELECT ds, platform, policy_category, SUM(value) AS decisions
+    FROM daily_metrics
+    WHERE metric = 'decisions' AND source <> 'dsa' AND policy_category <> 'all'
+      AND surface = 'all'
+    GROUP BY ds, platform, policy_category
+), own_total AS (
+    SELECT ds, platform, SUM(decisions) AS total FROM own GROUP BY ds, platform
+), peer AS (
+    SELECT ds, platform, policy_category, value AS statements
+    FROM daily_metrics
+    WHERE metric = 'dsa_statements' AND source = 'dsa' AND policy_category <> 'all'
+      AND region = 'all' AND surface = 'all'
+), peer_category AS (
+    SELECT o.ds, o.platform, o.policy_category, SUM(p.statements) AS statements,
+           COUNT(p.platform) AS platforms
+    FROM own o
+    JOIN peer p ON p.ds = o.ds AND p.policy_category = o.policy_category
+     AND p.platform <> o.platform
+    GROUP BY o.ds, o.platform, o.policy_category
+), peer_total AS (
+    SELECT t.ds, t.platform, SUM(p.statements) AS total
+    FROM own_total t JOIN peer p ON p.ds = t.ds AND p.platform <> t.platform
+    GROUP BY t.ds, t.platform
+)
+SELECT o.ds, o.platform, o.policy_category, o.decisions,
+       o.decisions * 1.0 / NULLIF(t.total, 0) AS own_share,
+       pc.statements AS peer_statements, pc.platforms AS peer_platforms,
+       pc.statements * 1.0 / NULLIF(pt.total, 0) AS peer_share,
+       o.decisions * 1.0 / NULLIF(t.total, 0) - pc.statements * 1.0 / NULLIF(pt.total, 0)
+         AS share_gap
+FROM own o
+JOIN own_total t ON t.ds = o.ds AND t.platform = o.platform
+LEFT JOIN peer_category pc
+  ON pc.ds = o.ds AND pc.platform = o.platform AND pc.policy_category = o.policy_category
+LEFT JOIN peer_total pt ON pt.ds = o.ds AND pt.platform = o.platform""",
+    ),
+    AnalystView(
         "v_indicator_levels",
         "Risk indicators by day with their level as a rank, for heatmaps and ordering.",
         {
