@@ -108,7 +108,8 @@ def test_our_own_feed_rewriting_the_day_leaves_the_dsa_rows_alone(deployment):
     assert warehouse.count("moderation_decisions") == 19
 
 
-def test_a_day_the_suite_rejects_is_not_written_at_all(deployment):
+def _write_unmappable_day(deployment) -> None:
+    """The day's dump in one part: a good statement, then three in no taxonomy's category."""
     header, rows = sample_rows(V2_SAMPLE)
     rows = [dict(r) for r in rows[:4]]
     for row in rows[1:]:
@@ -117,6 +118,10 @@ def test_a_day_the_suite_rejects_is_not_written_at_all(deployment):
         deployment["landing"] / "dsa" / "sor-global-2025-07-01-full.zip",
         {"a.csv.zip": {"p.csv": csv_text(header, rows)}},
     )
+
+
+def test_a_day_the_suite_rejects_is_not_written_at_all(deployment):
+    _write_unmappable_day(deployment)
     result = _materialise(deployment)
     check = _check(result)
     assert not result.success and not check.passed
@@ -131,14 +136,7 @@ def test_a_blocked_day_is_on_record_like_any_landing_day_file_row_and_column_nam
     from risk_pipelines.stages.quality_alerts import current_problems
     from risk_pipelines.stages.verdicts import blocked_lines
 
-    header, rows = sample_rows(V2_SAMPLE)
-    rows = [dict(r) for r in rows[:4]]
-    for row in rows[1:]:
-        row["category"] = "STATEMENT_CATEGORY_MADE_UP"
-    write_dump(
-        deployment["landing"] / "dsa" / "sor-global-2025-07-01-full.zip",
-        {"a.csv.zip": {"p.csv": csv_text(header, rows)}},
-    )
+    _write_unmappable_day(deployment)
     result = _materialise(deployment)
     assert not result.success
     warehouse = Warehouse(deployment["url"])
