@@ -50,10 +50,13 @@ CHECK = f"{SUITE}_suite"
     description="Statements of reasons from the EU DSA Transparency Database daily dump "
     "<landing>/dsa/sor-global-<day>-full.zip (or -light), read as a stream (never a whole day "
     "in memory), mapped to the canonical schema (v1 -> v2 categories tabled in "
-    "sources/dsa_mapping.py) and de-duplicated by uuid. Every platform in dsa.yaml's "
-    "'platforms' is counted into dsa_statement_counts (platform x category x detection source "
-    "x automation x action) and the dsa_* series of daily_metrics; the platforms in 'follow' "
-    "are also kept row by row in moderation_decisions.",
+    "sources/dsa_mapping.py) and de-duplicated by uuid across the whole day. Every platform "
+    "in dsa.yaml's 'platforms' is counted into dsa_statement_counts (platform x category x "
+    "detection source x automation x action, with the automated-detection, own-initiative "
+    "and illegal-content counts), dsa_country_counts, dsa_facet_counts and the dsa_* series "
+    "of daily_metrics; the platforms in 'follow' are also kept row by row in "
+    "moderation_decisions. The dump, its rejected rows and the verdict go to landing_files, "
+    "quarantined_rows and data_quality_results.",
 )
 @retry_only_database_errors
 def dsa_statements(
