@@ -167,3 +167,22 @@ def test_the_yearly_candidate_is_backtested_only_where_a_year_repeats():
     scored = run_backtests(pd.concat([flat, seasonal]), lambda _: "count", config).scores
     assert set(scored.loc[scored["unique_id"] == "flat", "model"]) == {"ets"}
     assert "ets_yearly" in set(scored.loc[scored["unique_id"] == "yearly", "model"])
+
+
+def test_a_geometric_mean_over_the_windows_lets_one_bad_window_weigh_less():
+    """The alternative window average (measured on the real series, not the default): a model
+    that failed badly once loses on the mean and may win on the geometric mean."""
+    import pytest
+
+    table = scores([
+        ("i", "ets", 1, 0.4, 90), ("i", "ets", 2, 0.4, 90), ("i", "ets", 3, 3.0, 90),
+        ("i", "seasonal_naive", 1, 0.9, 90), ("i", "seasonal_naive", 2, 0.9, 90),
+        ("i", "seasonal_naive", 3, 0.9, 90),
+    ])  # fmt: skip
+    assert select_models(table, default="x")["model"].tolist() == ["seasonal_naive"]
+    (choice,) = select_models(table, default="x", window_average="geomean").to_dict("records")
+    assert choice["model"] == "ets" and choice["mase"] == pytest.approx(
+        (0.4 * 0.4 * 3.0) ** (1 / 3)
+    )
+    with pytest.raises(ValueError, match="window_average must be one of"):
+        select_models(table, window_average="median")
