@@ -121,8 +121,10 @@ def celery_workers(env: dict[str, str], names: Sequence[str], logs: Path) -> Ite
                     start_new_session=True,
                 )  # fmt: skip
             )
-        for name, worker in zip(names, workers, strict=True):
-            _wait_until_ready(logs / f"{name}.log", worker)
+            # One at a time: two workers starting together on a fresh instance database both
+            # create Dagster's tables, and one fails on the other's types ("type runs already
+            # exists"; seen once in CI). A deployment migrates its instance before any worker.
+            _wait_until_ready(logs / f"{name}.log", workers[-1])
         yield [f"{name}@{os.uname().nodename}" for name in names]
     finally:
         for worker in workers:
