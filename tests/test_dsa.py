@@ -447,3 +447,11 @@ def test_two_uuids_that_share_a_sort_key_are_still_told_apart():
         seen.first_seen(keys(*[(1000 + block * 10 + i, i) for i in range(10)]))
     assert seen.first_seen(keys((5, 3), (1005, 5), (1005, 6))).tolist() == [False, False, True]
     assert len(seen) == 5 + 400 + 1
+
+
+def test_the_followed_rows_spill_is_removed_once_discarded(tmp_path):
+    day = read_dump(sample_dump(tmp_path, V2_SAMPLE, split=9), hash_key=KEY, follow=V2_PLATFORMS)
+    spill = day.followed._path
+    assert spill is not None and spill.exists() and len(day.rows) == len(day.followed) == 20
+    day.followed.discard()
+    assert not spill.exists() and day.rows.empty

@@ -76,6 +76,14 @@ class FollowedRows:
             self._writer.close()
             self._writer = None
 
+    def discard(self) -> None:
+        """Remove the spill once the day is written (or blocked): a range of days following a
+        large platform would otherwise keep every day's file until the run ends."""
+        self.close()
+        if self._path is not None:
+            self._path.unlink(missing_ok=True)
+            self._path = None
+
     def chunks(self, rows: int = CHUNK_ROWS) -> Iterator[pd.DataFrame]:
         """The rows in chunks of at most ``rows``, as the warehouse takes them."""
         self.close()

@@ -62,6 +62,8 @@ def ingest_dsa_days(db: Warehouse, days: Sequence[dt.date], run: StageRun) -> Ds
     for day in days:
         record = ingest_dsa_day(db, day, run)
         write_day_record(db, record, run)
+        if record.read is not None and record.read.followed is not None:
+            record.read.followed.discard()  # written or blocked: the spill is done with
         if record.blocked is not None:
             report.blocked[day] = record.blocked
             run.log.error(f"dsa {day}: {record.blocked}; nothing written")

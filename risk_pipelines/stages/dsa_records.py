@@ -69,7 +69,8 @@ def _landing_file(record: DayRecord, run: StageRun) -> pd.DataFrame:
 
 
 def _sha256(path: Path) -> str:
-    """The dump's digest, read in 8 MB blocks (about 1 s a GB: a few percent of the read)."""
+    """The dump's digest, read in 8 MB blocks: 0.6 s for the benchmark's 0.33 GB dump, under
+    2 % of its 38.6 s read (bench/bench_dsa_ingest.py)."""
     digest = hashlib.sha256()
     with path.open("rb") as f:
         while block := f.read(1 << 23):
