@@ -17,6 +17,7 @@ from risk_pipelines.cli_alerts import (
 )
 from risk_pipelines.cli_dsa import add_dsa_commands, run_dsa_command
 from risk_pipelines.config import load_settings
+from risk_pipelines.run_output import RunOutput
 
 
 def _date(text: str) -> dt.date:
@@ -29,6 +30,12 @@ def _date(text: str) -> dt.date:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="risk-pipelines", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
+    runs = argparse.ArgumentParser(add_help=False)  # the options of every command that runs a job
+    runs.add_argument(
+        "--verbose",
+        action="store_true",
+        help="print Dagster's whole event log here too (it always goes to a file)",
+    )
 
     demo = sub.add_parser("demo-data", help="write synthetic landing files and ground truth")
     demo.add_argument("--start", type=_date, required=True)
@@ -38,12 +45,16 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--scale", type=float, default=1.0, help="1.0 is about 3,000 decisions a day")
     demo.add_argument("--format", choices=["csv", "parquet"], default="csv")
 
-    run = sub.add_parser("run", help="materialise a partition range headlessly, then alert")
+    run = sub.add_parser(
+        "run", parents=[runs], help="materialise a partition range headlessly, then alert"
+    )
     run.add_argument("--start", type=_date, required=True)
     run.add_argument("--end", type=_date, required=True)
     run.add_argument("--no-alerts", action="store_true", help="skip alert evaluation")
 
-    seed = sub.add_parser("seed-demo", help="demo data + run, only if the warehouse is empty")
+    seed = sub.add_parser(
+        "seed-demo", parents=[runs], help="demo data + run, only if the warehouse is empty"
+    )
     seed.add_argument("--days", type=int, default=730)
     seed.add_argument(
         "--scale",
@@ -54,14 +65,17 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser(
         "select-models",
+        parents=[runs],
         help="run the weekly forecast model selection now (backtests, choice, calibration)",
     )
     sub.add_parser("data-dictionary", help="print the analyst views' data dictionary (Markdown)")
-    brief = sub.add_parser("brief", help="write the daily risk brief (HTML and PNG) of a day")
+    brief = sub.add_parser(
+        "brief", parents=[runs], help="write the daily risk brief (HTML and PNG) of a day"
+    )
     brief.add_argument("--day", type=_date, help="default: the newest day with indicators")
 
     add_alert_commands(sub, _date)
-    add_dsa_commands(sub, _date)
+    add_dsa_commands(sub, _date, runs)
 
     rules = sub.add_parser("rules", help="alert rules")
     rules_sub = rules.add_subparsers(dest="rules_command", required=True)
@@ -82,13 +96,13 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "demo-data":
             return _demo_data(args)
         if args.command == "run":
-            return _run(args.start, args.end, alerts=not args.no_alerts)
+            return _run(args.start, args.end, run_output(args), alerts=not args.no_alerts)
         if args.command == "seed-demo":
-            return _seed_demo(args.days, args.scale)
+            return _seed_demo(args.days, args.scale, run_output(args))
         if args.command == "select-models":
-            return _select_models()
+            return _select_models(run_output(args))
         if args.command == "brief":
-            return _brief(args.day)
+            return _brief(args.day, run_output(args))
         if args.command == "data-dictionary":
             from risk_pipelines.warehouse.views import render_data_dictionary
 
@@ -181,7 +195,13 @@ def _demo_data(args) -> int:
     return 0
 
 
-def _run(start: dt.date, end: dt.date, *, alerts: bool) -> int:
+def run_output(args: argparse.Namespace) -> RunOutput:
+    from risk_pipelines.runs import run_log_dir
+
+    return RunOutput(run_log_dir(), verbose=getattr(args, "verbose", False))
+
+
+def _run(start: dt.date, end: dt.date, output: RunOutput, *, alerts: bool) -> int:
     from risk_pipelines.config import load_alert_config
     from risk_pipelines.stages.alerts import evaluate_with_config
     from risk_pipelines.stages.verdicts import blocked_lines
@@ -196,10 +216,11 @@ def _run(start: dt.date, end: dt.date, *, alerts: bool) -> int:
     from risk_pipelines.runs import materialise_range
 
     started = time.perf_counter()
-    result = materialise_range(start, end)
+    result = materialise_range(start, end, output=output)
     elapsed = time.perf_counter() - started
     warehouse = Warehouse(settings.warehouse_url)
     blocked = blocked_lines(warehouse, result.run_id)
+    print(f"  event log: {output.log_path(result.run_id)}")
     if not result.success:
         # The reason goes last, where a person reads first: blocked days, then failed steps.
         print(f"error: run {result.run_id} failed after {elapsed:.1f}s", file=sys.stderr)
@@ -225,7 +246,7 @@ def _run(start: dt.date, end: dt.date, *, alerts: bool) -> int:
         report = evaluate_with_config(warehouse, load_alert_config(settings.config_dir))
         print(f"  alerts: {report.summary()}")
         print_alerts(warehouse, "firing", 20)
-        status = _brief(end)
+        status = _brief(end, output)
     for line in blocked:  # last: what a person must act on
         print(f"  {line}")
     return status
@@ -241,7 +262,7 @@ def _step_failures(result) -> list[str]:
     return lines
 
 
-def _brief(day: dt.date | None) -> int:
+def _brief(day: dt.date | None, output: RunOutput) -> int:
     from risk_pipelines.reporting.brief import latest_indicator_day
     from risk_pipelines.runs import materialise_brief
     from risk_pipelines.warehouse.store import Warehouse
@@ -250,9 +271,11 @@ def _brief(day: dt.date | None) -> int:
     day = day or latest_indicator_day(Warehouse(settings.warehouse_url))
     if day is None:
         raise ValueError("no risk indicators yet: run the pipeline first")
-    result = materialise_brief(day)
+    result = materialise_brief(day, output=output)
     if not result.success:
-        print(f"error: brief run {result.run_id} failed; see its log", file=sys.stderr)
+        print(f"error: brief run {result.run_id} failed", file=sys.stderr)
+        for line in [f"event log: {output.log_path(result.run_id)}", *_step_failures(result)]:
+            print(f"  {line}", file=sys.stderr)
         return 1
     metadata = result.asset_materializations_for_node("risk_brief")[0].metadata
     print(f"  daily risk brief {day}: {metadata['headline'].value}")
@@ -261,16 +284,18 @@ def _brief(day: dt.date | None) -> int:
     return 0
 
 
-def _select_models() -> int:
+def _select_models(output: RunOutput) -> int:
     from risk_pipelines.runs import materialise_selection
     from risk_pipelines.stages.forecasts import latest_selection
     from risk_pipelines.warehouse.store import Warehouse
 
     print("selecting a forecast model per series (backtests of every candidate)", flush=True)
     started = time.perf_counter()
-    result = materialise_selection()
+    result = materialise_selection(output=output)
     if not result.success:
-        print(f"error: selection run {result.run_id} failed; see its log", file=sys.stderr)
+        print(f"error: selection run {result.run_id} failed", file=sys.stderr)
+        for line in [f"event log: {output.log_path(result.run_id)}", *_step_failures(result)]:
+            print(f"  {line}", file=sys.stderr)
         return 1
     chosen = latest_selection(Warehouse(load_settings().warehouse_url))
     counts = ", ".join(f"{m} {n}" for m, n in chosen["model"].value_counts().items())
@@ -281,7 +306,7 @@ def _select_models() -> int:
     return 0
 
 
-def _seed_demo(days: int, scale: float) -> int:
+def _seed_demo(days: int, scale: float, output: RunOutput) -> int:
     """For `make run`: generate demo data and materialise it, unless the warehouse has data."""
     from risk_pipelines.warehouse.store import Warehouse
 
@@ -296,9 +321,9 @@ def _seed_demo(days: int, scale: float) -> int:
             start=start, end=end, out=settings.landing_dir, seed=7, scale=scale, format="csv"
         )
         _demo_data(args)
-    status = _run(start, end, alerts=True)
+    status = _run(start, end, output, alerts=True)
     # The next daily run then forecasts with the selected models and calibrated bands.
-    return status or _select_models()
+    return status or _select_models(output)
 
 
 if __name__ == "__main__":

@@ -8,11 +8,13 @@ import sys
 import time
 
 
-def add_dsa_commands(sub, date_type) -> None:
+def add_dsa_commands(sub, date_type, run_options) -> None:
     dsa = sub.add_parser("dsa", help="the EU DSA Transparency Database source")
     dsa_sub = dsa.add_subparsers(dest="dsa_command", required=True)
     ingest = dsa_sub.add_parser(
-        "ingest", help="ingest the dumps of a day (--day) or a range (--start, --end)"
+        "ingest",
+        parents=[run_options],
+        help="ingest the dumps of a day (--day) or a range (--start, --end)",
     )
     ingest.add_argument("--day", type=date_type, help="one day")
     ingest.add_argument("--start", type=date_type, help="first day of a range")
@@ -22,13 +24,16 @@ def add_dsa_commands(sub, date_type) -> None:
 def run_dsa_command(args) -> int:
     start, end = _days(args)
     from risk_pipelines.config import load_settings
-    from risk_pipelines.runs import materialise_dsa
+    from risk_pipelines.run_output import RunOutput
+    from risk_pipelines.runs import materialise_dsa, run_log_dir
 
     settings = load_settings()
     print(f"ingesting DSA dumps {start}..{end} from {settings.landing_dir / 'dsa'}", flush=True)
     started = time.perf_counter()
-    result = materialise_dsa(start, end)
+    output = RunOutput(run_log_dir(), verbose=args.verbose)
+    result = materialise_dsa(start, end, output=output)
     elapsed = time.perf_counter() - started
+    print(f"  event log: {output.log_path(result.run_id)}")
     materialised = result.asset_materializations_for_node("dsa_statements")
     metadata = materialised[0].metadata if materialised else {}
     failed_checks = [c for c in result.get_asset_check_evaluations() if not c.passed]

@@ -100,6 +100,7 @@ class Settings:
     forecast_workers: int = field(default_factory=default_workers)
     selection_models: tuple[str, ...] = DEFAULT_SELECTION_MODELS
     dagster_home: Path | None = None
+    data_dir: Path = Path("data")  # RISK_DATA_DIR: the defaults above, and headless run logs
     # Names of the variables given, so the Dagster resources can defer their values to
     # dg.EnvVar (a secret then never lands in run config).
     given: frozenset[str] = frozenset()
@@ -133,6 +134,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         forecast_workers=_positive_int(env, "RISK_FORECAST_WORKERS", default_workers()),
         selection_models=_names(models) if models else DEFAULT_SELECTION_MODELS,
         dagster_home=Path(env["DAGSTER_HOME"]) if env.get("DAGSTER_HOME") else None,
+        data_dir=data,
         given=frozenset(name for name in ENVIRONMENT if env.get(name)),
     )
 

@@ -22,6 +22,17 @@ from risk_pipelines.defs.shared import (
     MODEL_SELECTION_JOB,
     POLICY_AREA_PARTITIONS,
 )
+from risk_pipelines.run_output import RunOutput
+
+# Written when the project creates DAGSTER_HOME: without it Dagster warns on every command that
+# it found none, and prints its telemetry notice, neither of which a new user can act on.
+INSTANCE_YAML = """\
+# The Dagster instance of risk_pipelines (written by risk-pipelines when it created this folder).
+# Runs, event logs and schedules are kept in SQLite files here; see docs/operations.md for
+# PostgreSQL. Dagster's usage statistics are off; set enabled: true to send them.
+telemetry:
+  enabled: false
+"""
 
 
 class RangeError(ValueError):
@@ -32,9 +43,24 @@ def instance_from_environment() -> dg.DagsterInstance:
     """The DAGSTER_HOME instance (runs then show in the UI), else a throwaway one."""
     home = load_settings().dagster_home
     if home is not None:
-        Path(home).mkdir(parents=True, exist_ok=True)
+        ensure_dagster_home(Path(home))
         return dg.DagsterInstance.get()
     return dg.DagsterInstance.ephemeral()
+
+
+def ensure_dagster_home(home: Path) -> Path:
+    """Create ``home`` with an instance configuration, keeping one that is already there."""
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.exists():
+        config.write_text(INSTANCE_YAML)
+    return config
+
+
+def run_log_dir() -> Path:
+    """Where headless runs write their event logs: under DAGSTER_HOME, else beside the data."""
+    settings = load_settings()
+    return (settings.dagster_home or settings.data_dir) / "logs"
 
 
 def check_range(start: dt.date, end: dt.date) -> None:
@@ -54,11 +80,12 @@ def materialise_range(
     *,
     instance: dg.DagsterInstance | None = None,
     resources: Mapping[str, object] | None = None,
+    output: RunOutput | None = None,
 ) -> dg.ExecuteInProcessResult:
     """Run ``daily_risk_job`` over [start, end] in a single run (a single-run backfill)."""
     check_range(start, end)
     return _execute(
-        DAILY_JOB, instance, resources,
+        DAILY_JOB, instance, resources, output,
         tags={
             ASSET_PARTITION_RANGE_START_TAG: start.isoformat(),
             ASSET_PARTITION_RANGE_END_TAG: end.isoformat(),
@@ -72,12 +99,13 @@ def materialise_dsa(
     *,
     instance: dg.DagsterInstance | None = None,
     resources: Mapping[str, object] | None = None,
+    output: RunOutput | None = None,
 ) -> dg.ExecuteInProcessResult:
     """Ingest the DSA dumps of [start, end] in one run (the sensor asks for one day at a time as
     dumps arrive); each day is read, checked and written on its own."""
     check_range(start, end)
     return _execute(
-        DSA_JOB, instance, resources,
+        DSA_JOB, instance, resources, output,
         tags={
             ASSET_PARTITION_RANGE_START_TAG: start.isoformat(),
             ASSET_PARTITION_RANGE_END_TAG: end.isoformat(),
@@ -90,14 +118,15 @@ def materialise_selection(
     *,
     instance: dg.DagsterInstance | None = None,
     resources: Mapping[str, object] | None = None,
+    output: RunOutput | None = None,
 ) -> dg.ExecuteInProcessResult:
     """Run the weekly model selection now: for one policy area, or for all of them in one run
     (its Monday schedule makes one run per area instead, for the run queue to spread)."""
     if area is not None:
-        return _execute(MODEL_SELECTION_JOB, instance, resources, partition_key=area)
+        return _execute(MODEL_SELECTION_JOB, instance, resources, output, partition_key=area)
     areas = POLICY_AREA_PARTITIONS.get_partition_keys()
     return _execute(
-        MODEL_SELECTION_JOB, instance, resources,
+        MODEL_SELECTION_JOB, instance, resources, output,
         tags={ASSET_PARTITION_RANGE_START_TAG: areas[0], ASSET_PARTITION_RANGE_END_TAG: areas[-1]},
     )  # fmt: skip
 
@@ -107,10 +136,11 @@ def materialise_brief(
     *,
     instance: dg.DagsterInstance | None = None,
     resources: Mapping[str, object] | None = None,
+    output: RunOutput | None = None,
 ) -> dg.ExecuteInProcessResult:
     """Write the daily risk brief of ``day`` (what the alert sensor requests after evaluating)."""
     check_range(day, day)
-    return _execute(BRIEF_JOB, instance, resources, partition_key=day.isoformat())
+    return _execute(BRIEF_JOB, instance, resources, output, partition_key=day.isoformat())
 
 
 @cache
@@ -123,10 +153,12 @@ def _execute(
     job_name: str,
     instance: dg.DagsterInstance | None,
     resources: Mapping[str, object] | None,
+    output: RunOutput | None,
     **options,
 ) -> dg.ExecuteInProcessResult:
     """One in-process run of ``job_name``, with the resources of the environment as it is now
-    (not as it was when the code location was first loaded)."""
+    (not as it was when the code location was first loaded). With ``output``, the event log goes
+    to a file and the terminal gets one line per step; without it, Dagster's console logger."""
     from risk_pipelines.defs.resources import build_resources
 
     loaded = _definitions()
@@ -135,7 +167,11 @@ def _execute(
         asset_checks=list(loaded.asset_checks or []),
         jobs=list(loaded.jobs or []),
         resources=resources if resources is not None else build_resources(),
+        loggers=output.loggers() if output is not None else None,
     )
     return defs.resolve_job_def(job_name).execute_in_process(
-        instance=instance or instance_from_environment(), raise_on_error=False, **options
+        run_config=output.run_config() if output is not None else None,
+        instance=instance or instance_from_environment(),
+        raise_on_error=False,
+        **options,
     )

@@ -37,11 +37,16 @@ CORE["config"] = {"domain", "sources", "quality", "forecasting", "indicators",
 CORE["stages"] = set(CORE) - {"stages"}
 CORE["analysis"] = {"config", "warehouse"}
 # The Dagster shell and the entry points may use every core layer.
-SHELL = {"defs": set(CORE), "definitions": set(), "runs": {*CORE, "defs"}}
+SHELL = {
+    "defs": set(CORE),
+    "definitions": set(),
+    "run_output": set(),
+    "runs": {*CORE, "defs", "run_output"},
+}
 ENTRY = {
     "cli": {*CORE, *SHELL, "cli_alerts", "cli_dsa"},
     "cli_alerts": set(CORE),
-    "cli_dsa": {*CORE, "runs"},
+    "cli_dsa": {*CORE, "runs", "run_output"},
 }
 ALLOWED = {**CORE, **SHELL, **ENTRY}
 

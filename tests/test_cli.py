@@ -1,6 +1,7 @@
 """The command line prints what it did and fails with one line on bad input."""
 
 import datetime as dt
+from pathlib import Path
 
 import pytest
 
@@ -26,6 +27,29 @@ def test_demo_data_then_run_prints_a_summary(env, capsys):
     assert "succeeded" in out and "moderation_decisions" in out and "series forecast" in out
     assert "alerts: " in out
     assert main(["alerts", "list"]) == 0
+
+
+def test_a_successful_run_prints_a_line_per_step_and_keeps_dagsters_log_in_a_file(env, capfd):
+    """A person sees the steps with their partitions, rows and seconds; the thousand DEBUG
+    event lines of a backfill go to the file whose path is printed (the terminal with
+    --verbose). Read at the file descriptors, so a Dagster handler writing to the real stderr
+    would be caught too."""
+    start, end = dt.date(2026, 6, 1), dt.date(2026, 6, 21)
+    main(["demo-data", "--start", str(start), "--end", str(end), "--scale", "0.1"])
+    capfd.readouterr()
+    assert main(["run", "--start", str(start), "--end", str(end), "--no-alerts"]) == 0
+    out, err = capfd.readouterr()
+    printed = out + err
+    assert " DEBUG " not in printed and "ASSET_MATERIALIZATION" not in printed
+    step = next(line for line in out.splitlines() if line.strip().startswith("daily_metrics"))
+    assert "21 partition(s)" in step and " rows" in step and step.endswith("s")
+    log_line = next(line for line in out.splitlines() if "event log: " in line)
+    log = Path(log_line.split("event log: ")[1])
+    assert log.parent == env / "data" / "logs"
+    assert "DEBUG" in log.read_text() and "ASSET_MATERIALIZATION" in log.read_text()
+
+    assert main(["brief", "--day", str(end), "--verbose"]) == 0
+    assert "ASSET_MATERIALIZATION" in capfd.readouterr().err  # --verbose: the log here too
 
 
 def test_bad_input_exits_non_zero_with_one_line(env, capsys):
