@@ -9,6 +9,7 @@ from pathlib import Path
 import dagster as dg
 
 from risk_pipelines.definitions import defs
+from risk_pipelines.defs.shared import POLICY_AREA_PARTITIONS
 from risk_pipelines.domain.taxonomy import ALL, POLICY_CATEGORIES
 from risk_pipelines.warehouse.schema import TABLES
 
@@ -45,6 +46,48 @@ def test_the_weekly_selection_makes_one_run_per_policy_area_each_week():
     assert areas == [*POLICY_CATEGORIES, ALL]
     assert len({request.run_key for request in requests}) == len(areas)
     assert requests[0].run_key == "2026-11-23:animal_welfare"
+
+
+def test_the_first_selection_runs_once_there_are_forecasts_and_never_again(tmp_path):
+    """make run brings the UI up right after the seed; the first selection is then a run the UI
+    shows, requested by a sensor, instead of minutes the user waits before the UI."""
+    from risk_pipelines.defs.resources import explicit_resources
+    from risk_pipelines.warehouse import Warehouse
+
+    url = f"sqlite:///{tmp_path / 'w.sqlite'}"
+    resources = explicit_resources(url, tmp_path / "landing", id_hash_key="k")
+    sensor = defs.resolve_sensor_def("first_model_selection_sensor")
+    assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
+
+    def tick():
+        with dg.instance_for_test() as instance:
+            context = dg.build_sensor_context(instance=instance, resources=resources)
+            return sensor(context)
+
+    warehouse = Warehouse(url)
+    assert "no forecasts yet" in tick().skip_message
+    _insert_one_row(warehouse, "metric_forecasts")
+    request = tick()
+    areas = POLICY_AREA_PARTITIONS.get_partition_keys()
+    assert request.run_key == "first-model-selection"
+    assert request.partition_key_range == dg.PartitionKeyRange(areas[0], areas[-1])
+    _insert_one_row(warehouse, "forecast_model_selection")
+    assert "selected before" in tick().skip_message
+
+
+def _insert_one_row(warehouse, table_name: str) -> None:
+    """A row whose every column holds a value of its type: what the sensor asks is whether any
+    row is there, not what it says."""
+    import sqlalchemy as sa
+
+    values = {"Date": dt.date(2026, 3, 2), "DateTime": dt.datetime(2026, 3, 2), "Boolean": True}
+    table = TABLES[table_name]
+    row = {
+        c.name: values.get(type(c.type).__name__, 1 if c.type.python_type in (int, float) else "x")
+        for c in table.columns
+    }
+    with warehouse.engine.begin() as conn:
+        conn.execute(sa.insert(table), [row])
 
 
 def test_every_asset_has_a_description_group_owner_kinds_and_its_tables_column_schema():

@@ -290,8 +290,13 @@ class Warehouse:
             query = query.where(table.c[key] == value)
         return int(self.scalar(query) or 0)
 
+    def has_rows(self, table_name: str) -> bool:
+        """Whether ``table_name`` holds any row, without counting them (sensors ask every tick)."""
+        table = TABLES[table_name]
+        return self.scalar(sa.select(sa.literal(1)).select_from(table).limit(1)) is not None
+
     def is_empty(self) -> bool:
-        return self.count("daily_metrics") == 0
+        return not self.has_rows("daily_metrics")
 
 
 def _make_engine(url: str) -> Engine:
