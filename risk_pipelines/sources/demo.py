@@ -354,10 +354,12 @@ def _incidents_for_day(day, spec, rng, events) -> pd.DataFrame:
     )
 
 
-def _iso(stamps) -> list[str]:
-    index = pd.DatetimeIndex(stamps)
-    text = index.strftime("%Y-%m-%dT%H:%M:%SZ")
-    return ["" if pd.isna(t) else t for t in text]
+def _iso(stamps) -> np.ndarray:
+    """``2026-03-01T18:04:05Z``, or "" where there is no time; numpy's formatter, since
+    strftime and a loop over the strings were a third of writing two years of demo data."""
+    values = pd.DatetimeIndex(stamps).to_numpy(dtype="datetime64[s]")
+    text = np.char.add(np.datetime_as_string(values, unit="s"), "Z")
+    return np.where(np.isnat(values), "", text).astype(object)
 
 
 def _write_parts(frame: pd.DataFrame, folder: Path, stem: str, spec: DemoSpec) -> int:
