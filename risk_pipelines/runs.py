@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from functools import cache
 from pathlib import Path
 
@@ -24,6 +24,8 @@ from risk_pipelines.defs.shared import (
     POLICY_AREA_PARTITIONS,
 )
 from risk_pipelines.run_output import RunOutput
+from risk_pipelines.sources.landing import dataset_deployed
+from risk_pipelines.stages.metrics import RAW_DATASETS
 
 # A range run announces each asset's planned partitions as one event, not one per partition:
 # 4,380 of them (about 15 ms each on a SQLite instance) were a fifth of seeding two years. The
@@ -89,14 +91,21 @@ def materialise_range(
     resources: Mapping[str, object] | None = None,
     output: RunOutput | None = None,
 ) -> dg.ExecuteInProcessResult:
-    """Run ``daily_risk_job`` over [start, end] in a single run (a single-run backfill)."""
+    """Run ``daily_risk_job`` over [start, end] in a single run (a single-run backfill). The
+    ingest of a source with no landing folder is left out of the run rather than materialised
+    empty: 839 empty partitions of each cost a metrics-only deployment 38 s."""
     check_range(start, end)
+    landing_dir = Path(
+        resources["pipeline_config"].landing_dir if resources else load_settings().landing_dir
+    )
+    undeployed = {d for d in RAW_DATASETS if not dataset_deployed(landing_dir, d)}
     return _execute(
         DAILY_JOB, instance, resources, output,
         tags={
             ASSET_PARTITION_RANGE_START_TAG: start.isoformat(),
             ASSET_PARTITION_RANGE_END_TAG: end.isoformat(),
         },
+        leave_out=undeployed,
     )  # fmt: skip
 
 
@@ -161,6 +170,7 @@ def _execute(
     instance: dg.DagsterInstance | None,
     resources: Mapping[str, object] | None,
     output: RunOutput | None,
+    leave_out: Collection[str] = (),
     **options,
 ) -> dg.ExecuteInProcessResult:
     """One in-process run of ``job_name``, with the resources of the environment as it is now
@@ -176,8 +186,12 @@ def _execute(
         resources=resources if resources is not None else build_resources(),
         loggers=output.loggers() if output is not None else None,
     )
-    return defs.resolve_job_def(job_name).execute_in_process(
+    job = defs.resolve_job_def(job_name)
+    keys = job.asset_layer.selected_asset_keys
+    selection = [k for k in keys if k.to_user_string() not in leave_out] if leave_out else None
+    return job.execute_in_process(
         run_config=output.run_config() if output is not None else None,
+        asset_selection=selection,
         instance=instance or instance_from_environment(),
         raise_on_error=False,
         **options,
