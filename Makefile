@@ -33,15 +33,15 @@ run: install
 # package, installed here if it is missing).
 test: install
 	mkdir -p $(DAGSTER_HOME)
-	$(BIN)/ruff check risk_pipelines tests bench
+	$(BIN)/ruff check risk_pipelines tests bench scripts
 	./scripts/ensure_postgres.sh
 	./scripts/ensure_redis.sh
 	./scripts/ensure_chromium.sh
 	$(BIN)/pytest -q
 
 lint: install
-	$(BIN)/ruff check risk_pipelines tests bench
-	$(BIN)/ruff format --check risk_pipelines tests bench
+	$(BIN)/ruff check risk_pipelines tests bench scripts
+	$(BIN)/ruff format --check risk_pipelines tests bench scripts
 
 bench: install
 	$(BIN)/python bench/bench_demo_materialisation.py
