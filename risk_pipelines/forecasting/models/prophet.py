@@ -107,11 +107,13 @@ class ProphetModel:
 @cache
 def _quiet_prophet():
     """Import Prophet once, with cmdstanpy's and Prophet's per-fit chatter switched off."""
+    # Set before the import: Prophet logs "Importing plotly failed" as it is imported (we draw
+    # no interactive plots), and in a spawned worker nothing else would hold it back.
+    # ERROR: its warning about yearly seasonality on under two years is our deliberate choice.
+    logging.getLogger("prophet").setLevel(logging.ERROR)
+    logging.getLogger("prophet.plot").setLevel(logging.CRITICAL)
     import cmdstanpy
     from prophet import Prophet
 
     cmdstanpy.disable_logging()
-    # ERROR: its warning about yearly seasonality on under two years is our deliberate choice.
-    logging.getLogger("prophet").setLevel(logging.ERROR)
-    logging.getLogger("prophet.plot").setLevel(logging.CRITICAL)
     return Prophet
