@@ -130,6 +130,12 @@ def _rules_backtest(args) -> int:
     rules = {r.id: r for r in load_alert_config(settings.config_dir).rules}
     if args.rule_id not in rules:
         raise ValueError(f"no rule {args.rule_id!r}; rules: {', '.join(sorted(rules))}")
+    workers = args.workers or default_workers()
+    print(
+        f"rule {args.rule_id}: replaying walk-forward forecasts over {args.start}..{args.end} "
+        f"(refit every {args.cadence} days, {workers} worker(s))",
+        flush=True,
+    )
     started = time.perf_counter()
     result = backtest_rule(
         Warehouse(settings.warehouse_url),
@@ -137,7 +143,7 @@ def _rules_backtest(args) -> int:
         args.start,
         args.end,
         cadence_days=args.cadence,
-        workers=args.workers or default_workers(),
+        workers=workers,
     )
     print(
         f"rule {args.rule_id} over {args.start}..{args.end} ({result.days} days, "
@@ -308,9 +314,12 @@ def _select_models(output: RunOutput) -> int:
 
 def _seed_demo(days: int, scale: float, output: RunOutput) -> int:
     """For `make run`: generate demo data and materialise it, unless the warehouse has data."""
+    from risk_pipelines.runs import ensure_dagster_home
     from risk_pipelines.warehouse.store import Warehouse
 
     settings = load_settings()
+    if settings.dagster_home is not None:  # make run's dg dev reads it next, seeded or not
+        ensure_dagster_home(settings.dagster_home)
     if not Warehouse(settings.warehouse_url).is_empty():
         print("warehouse already holds data: not seeding (delete data/ to start over)")
         return 0
