@@ -15,6 +15,7 @@ from risk_pipelines.cli_alerts import (
     print_alerts,
     run_alert_command,
 )
+from risk_pipelines.cli_console import add_console_commands, run_console_command
 from risk_pipelines.cli_dsa import add_dsa_commands, run_dsa_command
 from risk_pipelines.config import load_settings
 from risk_pipelines.run_output import RunOutput
@@ -76,6 +77,7 @@ def _parser() -> argparse.ArgumentParser:
 
     add_alert_commands(sub, _date)
     add_dsa_commands(sub, _date, runs)
+    add_console_commands(sub)
 
     rules = sub.add_parser("rules", help="alert rules")
     rules_sub = rules.add_subparsers(dest="rules_command", required=True)
@@ -114,6 +116,8 @@ def main(argv: list[str] | None = None) -> int:
             return _rules_backtest(args)
         if args.command == "dsa":
             return run_dsa_command(args)
+        if args.command == "console":
+            return run_console_command(args)
     except (ValueError, OSError) as exc:  # LandingError, RuleError and bad input are ValueErrors
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -69,6 +69,16 @@ ENVIRONMENT: dict[str, str] = {
     "RISK_SELECTION_MODELS": "candidate models of the weekly selection "
     f"({','.join(DEFAULT_SELECTION_MODELS)})",
     "DAGSTER_HOME": "Dagster's instance folder; headless runs show in the UI when set (none)",
+    "RISK_CONSOLE_URL": "the risk console's address, for links in digests and the brief "
+    "(http://127.0.0.1:3001)",
+    "RISK_CONSOLE_USERS": "the console's users file: names, roles, password hashes "
+    "(RISK_DATA_DIR/console_users.yaml)",
+    "RISK_CONSOLE_AUTH": "password (the users file) or proxy (a trusted reverse proxy's header "
+    "names the user) (password)",
+    "RISK_CONSOLE_PROXY_HEADER": "the header a trusted proxy sets, with RISK_CONSOLE_AUTH=proxy "
+    "(X-Forwarded-User)",
+    "RISK_CONSOLE_SECRET": "key that signs the console's session cookies (local: generated "
+    "into RISK_DATA_DIR/console_secret; required in prod)",
 }
 
 
@@ -136,6 +146,39 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         dagster_home=Path(env["DAGSTER_HOME"]) if env.get("DAGSTER_HOME") else None,
         data_dir=data,
         given=frozenset(name for name in ENVIRONMENT if env.get(name)),
+    )
+
+
+@dataclass(frozen=True)
+class ConsoleSettings:
+    url: str
+    users_file: Path
+    auth: str  # password | proxy
+    proxy_header: str
+    secret: str | None  # None: local, kept in secret_file
+    secret_file: Path
+
+    @property
+    def secure_cookies(self) -> bool:
+        return self.url.startswith("https://")
+
+
+def load_console_settings(environ: Mapping[str, str] | None = None) -> ConsoleSettings:
+    env = _environment(environ)
+    settings = load_settings(env)
+    auth = env.get("RISK_CONSOLE_AUTH") or "password"
+    if auth not in ("password", "proxy"):
+        raise ConfigError(f"RISK_CONSOLE_AUTH must be 'password' or 'proxy', got {auth!r}")
+    secret = env.get("RISK_CONSOLE_SECRET")
+    if settings.env == "prod" and not secret:
+        raise ConfigError("RISK_CONSOLE_SECRET must be set when RISK_PIPELINES_ENV=prod")
+    return ConsoleSettings(
+        url=(env.get("RISK_CONSOLE_URL") or "http://127.0.0.1:3001").rstrip("/"),
+        users_file=Path(env.get("RISK_CONSOLE_USERS") or settings.data_dir / "console_users.yaml"),
+        auth=auth,
+        proxy_header=env.get("RISK_CONSOLE_PROXY_HEADER") or "X-Forwarded-User",
+        secret=secret,
+        secret_file=settings.data_dir / "console_secret",
     )
 
 

@@ -231,12 +231,17 @@ def acknowledge(warehouse: Warehouse, alert_id: int, by: str, now: dt.datetime) 
     _update_alert(warehouse, alert_id, ack_by=by, ack_at=now)
 
 
-def label_alert(warehouse: Warehouse, alert_id: int, label: str, by: str, now: dt.datetime) -> None:
+def label_alert(
+    warehouse: Warehouse, alert_id: int, label: str, by: str, now: dt.datetime, comment: str = ""
+) -> None:
     if label not in LABELS:
         raise ValueError(f"label {label!r}: expected one of {list(LABELS)}")
     # Labelling an alert acknowledges it, unless someone already has.
     values = dict(
         label=label,
+        labelled_by=by,
+        labelled_at=now,
+        label_comment=comment.strip() or None,
         ack_by=sa.func.coalesce(alerts.c.ack_by, by),
         ack_at=sa.func.coalesce(alerts.c.ack_at, now),
     )

@@ -120,6 +120,8 @@ JOIN metric_forecasts f
             "threshold": "the line it crossed",
             "message": "what the notification said",
             "label": "confirmed | false_alarm | expected | new_trend, from analysts",
+            "labelled_by": "who labelled it (the signed-in user, in the console)",
+            "label_comment": "why, in the labeller's words",
             "ack_by": "who acknowledged it",
             "ack_at": "when (UTC)",
             "silenced_by": "silence that held its notifications, if any",
@@ -136,8 +138,9 @@ JOIN metric_forecasts f
         """
 SELECT a.alert_id, a.rule_id, a.unique_id, a.metric, a.policy_category, a.region,
        a.severity, a.escalated_from, a.state, a.first_breach_ds, a.fired_at, a.resolved_at,
-       a.last_evaluated_ds, a.observed_value, a.threshold, a.message, a.label, a.ack_by,
-       a.ack_at, a.silenced_by, a.muted_until, a.contributors, a.annotation,
+       a.last_evaluated_ds, a.observed_value, a.threshold, a.message, a.label,
+       a.labelled_by, a.label_comment, a.ack_by, a.ack_at, a.silenced_by, a.muted_until,
+       a.contributors, a.annotation,
        a.significance, a.level_shift_to, a.incident_id, i.headline AS incident_headline,
        COALESCE(n.sent, 0) AS notifications_sent, n.last_sent_at
 FROM alerts a

@@ -1,0 +1,1 @@
+"""The risk console: a small server-rendered web app over the warehouse (see console/app.py)."""
