@@ -163,6 +163,18 @@ class ConsoleSettings:
         return self.url.startswith("https://")
 
 
+DEFAULT_CONSOLE_URL = "http://127.0.0.1:3001"
+
+
+def console_url(environ: Mapping[str, str] | None = None) -> str | None:
+    """Where digests and the brief link alerts to: RISK_CONSOLE_URL; locally the console's
+    default address; in prod nothing unless it is set (a link to localhost helps nobody)."""
+    env = _environment(environ)
+    if env.get("RISK_CONSOLE_URL"):
+        return env["RISK_CONSOLE_URL"].rstrip("/")
+    return None if env.get("RISK_PIPELINES_ENV", "local") == "prod" else DEFAULT_CONSOLE_URL
+
+
 def load_console_settings(environ: Mapping[str, str] | None = None) -> ConsoleSettings:
     env = _environment(environ)
     settings = load_settings(env)
@@ -173,7 +185,7 @@ def load_console_settings(environ: Mapping[str, str] | None = None) -> ConsoleSe
     if settings.env == "prod" and not secret:
         raise ConfigError("RISK_CONSOLE_SECRET must be set when RISK_PIPELINES_ENV=prod")
     return ConsoleSettings(
-        url=(env.get("RISK_CONSOLE_URL") or "http://127.0.0.1:3001").rstrip("/"),
+        url=console_url(env) or DEFAULT_CONSOLE_URL,
         users_file=Path(env.get("RISK_CONSOLE_USERS") or settings.data_dir / "console_users.yaml"),
         auth=auth,
         proxy_header=env.get("RISK_CONSOLE_PROXY_HEADER") or "X-Forwarded-User",

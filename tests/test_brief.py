@@ -61,7 +61,13 @@ def test_the_brief_ranks_top_risks_lists_firing_alerts_and_what_changed(pipeline
     # Self-contained: no script, nothing fetched from elsewhere (the base64 images may
     # spell "http" by chance, so look for references, not for the letters).
     assert "<script" not in html
-    assert not re.search(r"""(src|href)\s*=\s*["']?\s*https?:|url\(\s*["']?\s*https?:""", html)
+    assert not re.search(r"""src\s*=\s*["']?\s*https?:|url\(\s*["']?\s*https?:""", html)
+    # Each firing alert links to its page in the risk console (a link: nothing is fetched).
+    linked = build_brief(_evaluated(pipeline), DEMO_END, console_url="https://risk.example")
+    first = linked.firing[0].alert_id
+    assert f'<a href="https://risk.example/alerts/{first}">#{first}</a>' in render_brief_html(
+        linked
+    )
 
 
 @SQLITE_ONLY

@@ -16,7 +16,7 @@ from risk_pipelines.alerting.notification.channels import (
     WebhookChannel,
     build_channel,
 )
-from risk_pipelines.alerting.notification.digest import Digest, DigestItem
+from risk_pipelines.alerting.notification.digest import Digest, DigestItem, render_text
 from risk_pipelines.alerting.notification.routes import RouteError, parse_routes
 from risk_pipelines.config import PACKAGED_CONFIG_DIR, load_alert_config
 from tests.receivers import http_receiver, smtp_receiver
@@ -105,6 +105,24 @@ def test_email_is_html_with_the_chart_inline_and_a_plain_text_part():
     image = next(p for p in message.walk() if p.get_content_type() == "image/png")
     assert image.get_content() == PNG
     assert f"cid:{image['Content-ID'][1:-1]}" in html
+
+
+def test_every_digest_links_each_alert_to_its_page_in_the_risk_console():
+    linked = Digest("risk-slack", NOW, (DROP, SURGE), None, (), "https://risk.example")
+    page = "https://risk.example/alerts/1"
+    with http_receiver() as receiver:
+        SlackChannel(receiver.url + "/services/T0/B0/secret").send(linked)
+        WebhookChannel(receiver.url, "s3cret").send(linked)
+    slack, hook = (r.json() for r in receiver.requests)
+    assert f"<{page}|#1>" in next(b["text"]["text"] for b in slack["blocks"] if "surge" in str(b))
+    urls = {n["alert_id"]: n["url"] for n in hook["notifications"]}
+    assert urls == {1: page, 2: "https://risk.example/alerts/2"}
+    with smtp_receiver() as smtp:
+        EmailChannel(smtp.host, smtp.port, "alerts@risk.test", ["head@risk.test"]).send(linked)
+    (message,) = smtp.messages
+    assert f"(alert 1: {page})" in message.get_body(("plain",)).get_content()
+    assert f"<a href='{page}'>alert 1</a>" in message.get_body(("html",)).get_content()
+    assert "/alerts/" not in render_text(digest())  # no console configured: no link
 
 
 def test_a_server_that_is_down_or_failing_is_reported_not_raised():

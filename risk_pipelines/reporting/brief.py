@@ -63,6 +63,7 @@ class Brief:
     incidents: list[str] = field(default_factory=list)  # open incidents of 2+ alerts, a line each
     # Where our category mix moved and the DSA peers' did not (peer_divergence), a line each.
     peers: list[str] = field(default_factory=list)
+    console_url: str | None = None  # the risk console: each firing alert links to its page
 
     def headline(self) -> str:
         areas = ", ".join(
@@ -90,6 +91,7 @@ def build_brief(
     now: dt.datetime | None = None,
     top_n: int = 5,
     charts: bool = True,
+    console_url: str | None = None,
 ) -> Brief:
     """The brief for ``day`` (default: the newest day with indicators)."""
     day = day or latest_indicator_day(warehouse)
@@ -135,6 +137,7 @@ def build_brief(
         level_changes=changes,
         incidents=_open_incidents(warehouse, day),
         peers=_peer_divergences(warehouse, day),
+        console_url=console_url,
     )
 
 

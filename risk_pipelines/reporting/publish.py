@@ -44,11 +44,13 @@ def publish_brief(brief: Brief, out_dir: Path) -> PublishedBrief:
     return PublishedBrief(brief, html_path, png_path, note)
 
 
-def brief_attachments(warehouse: Warehouse, now: dt.datetime | None = None) -> list[Attachment]:
+def brief_attachments(
+    warehouse: Warehouse, now: dt.datetime | None = None, console_url: str | None = None
+) -> list[Attachment]:
     """Today's brief for an email digest: the HTML page, and its PNG when Chromium renders it.
     A brief that cannot be built never holds an alert back: the digest goes without it."""
     try:
-        brief = build_brief(warehouse, now=now)
+        brief = build_brief(warehouse, now=now, console_url=console_url)
         with tempfile.TemporaryDirectory(prefix="risk-brief-") as scratch:
             published = publish_brief(brief, Path(scratch))
             files = [(published.html_path, "text", "html")]

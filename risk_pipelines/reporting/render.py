@@ -70,7 +70,8 @@ def render_brief_html(brief: Brief) -> str:
         parts.append("<ul>" + "".join(f"<li>{escape(line)}</li>" for line in brief.peers))
         parts.append("</ul>")
     parts.append('<h2 id="firing-alerts">Alerts firing</h2>')
-    parts += [_alert_card(a) for a in brief.firing] or ['<p class="none">No alert is firing.</p>']
+    cards = [_alert_card(a, brief.console_url) for a in brief.firing]
+    parts += cards or ['<p class="none">No alert is firing.</p>']
     parts.append('<h2 id="changes">What changed since yesterday</h2>')
     parts.append(_changes(brief))
     parts.append("</main></body></html>")
@@ -89,7 +90,7 @@ def _risk_card(risk: TopRisk) -> str:
     )
 
 
-def _alert_card(alert: FiringAlert) -> str:
+def _alert_card(alert: FiringAlert, console_url: str | None = None) -> str:
     new = " · new today" if alert.is_new else ""
     contributors = (
         f'<div class="why">Top contributors: {escape(alert.contributors)}</div>'
@@ -99,11 +100,20 @@ def _alert_card(alert: FiringAlert) -> str:
     return (
         '<div class="card alert">'
         f"{_badge(alert.severity, SEVERITY_COLOURS)}"
-        f'<span class="title">#{alert.alert_id} {escape(alert.rule_id)}</span> '
+        f'<span class="title">{_alert_ref(alert.alert_id, console_url)} '
+        f"{escape(alert.rule_id)}</span> "
         f'<span class="meta">since {alert.since}{new}</span>'
         f'<div class="why">{escape(alert.message)}</div>{contributors}'
         f"{_image(alert.chart_png, alert.unique_id)}</div>"
     )
+
+
+def _alert_ref(alert_id: int, console_url: str | None) -> str:
+    """``#12``, a link to the alert's page in the risk console when there is one (a link, not
+    a fetched resource: the page stays self-contained)."""
+    if not console_url:
+        return f"#{alert_id}"
+    return f'<a href="{escape(console_url)}/alerts/{alert_id}">#{alert_id}</a>'
 
 
 def _changes(brief: Brief) -> str:

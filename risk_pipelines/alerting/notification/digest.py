@@ -76,6 +76,10 @@ class Digest:
     items: tuple[DigestItem, ...]
     chart_png: bytes | None = field(default=None, repr=False)
     attachments: tuple[Attachment, ...] = ()
+    console_url: str | None = None  # the risk console, where each alert has its page
+
+    def link(self, item: DigestItem) -> str | None:
+        return f"{self.console_url}/alerts/{item.alert_id}" if self.console_url else None
 
     @property
     def key(self) -> str:
@@ -133,13 +137,13 @@ def _by_area(items: list[DigestItem]) -> list[tuple[str, list[DigestItem]]]:
     return sorted(areas.items(), key=lambda kv: (-worst[kv[0]], kv[0]))
 
 
-def item_line(item: DigestItem) -> str:
+def item_line(item: DigestItem, link: str | None = None) -> str:
     extra = [t for t in (item.contributor_text(), item.annotation) if t]
     owners = f" owners: {', '.join(item.owners)}" if item.owners else ""
     return (
         f"{item.headline()} {item.rule_id}: {item.message}"
         + "".join(f"; {t}" for t in extra)
-        + f" (alert {item.alert_id}){owners}"
+        + f" (alert {item.alert_id}{': ' + link if link else ''}){owners}"
     )
 
 
@@ -147,7 +151,7 @@ def render_text(digest: Digest) -> str:
     lines = [digest.title()]
     for title, items in digest.sections():
         lines.append(f"\n== {title} ==")
-        lines += [f"- {item_line(i)}" for i in items]
+        lines += [f"- {item_line(i, digest.link(i))}" for i in items]
     return "\n".join(lines)
 
 
@@ -160,9 +164,12 @@ def render_slack(digest: Digest) -> dict:
         lines = [f"*{area}*"]
         for item in items:
             detail = " · ".join(t for t in (item.contributor_text(), item.annotation) if t)
+            link = digest.link(item)
             lines.append(
                 f"{SLACK_ICONS.get(item.severity, '')} *{EVENT_WORDS.get(item.event, item.event)}"
-                f"* `{item.rule_id}` {item.message}" + (f"\n      _{detail}_" if detail else "")
+                f"* `{item.rule_id}` {item.message}"
+                + (f" <{link}|#{item.alert_id}>" if link else "")
+                + (f"\n      _{detail}_" if detail else "")
             )
         text = "\n".join(lines)
         if len(text) > _SLACK_SECTION_CHARS:
@@ -208,11 +215,16 @@ def render_html(digest: Digest, chart_cid: str | None = None) -> str:
                 f"<tr><td><b>{esc(item.headline())}</b></td><td><code>{esc(item.rule_id)}</code>"
                 f"</td><td>{esc(item.message)}"
                 + (f"<br><i>{esc(detail)}</i>" if detail else "")
-                + f"</td><td>alert {item.alert_id}</td></tr>"
+                + f"</td><td>{_alert_cell(item, digest.link(item))}</td></tr>"
             )
         parts.append("</table>")
     parts.append("</body></html>")
     return "".join(parts)
+
+
+def _alert_cell(item: DigestItem, link: str | None) -> str:
+    text = f"alert {item.alert_id}"
+    return f"<a href='{html.escape(link)}'>{text}</a>" if link else text
 
 
 def render_json(digest: Digest) -> bytes:
@@ -222,7 +234,12 @@ def render_json(digest: Digest) -> bytes:
         "generated_at": digest.generated_at.isoformat(),
         "title": digest.title(),
         "notifications": [
-            {**asdict(i), "owners": list(i.owners), "contributors": list(i.contributors)}
+            {
+                **asdict(i),
+                "owners": list(i.owners),
+                "contributors": list(i.contributors),
+                "url": digest.link(i),
+            }  # fmt: skip
             for i in digest.items
         ],
     }

@@ -69,6 +69,7 @@ class DeliveryTools:
     attachments_for: AttachmentBuilder = _no_attachments
     channels: Mapping[str, Channel] = field(default_factory=dict)
     budget_seconds: float = 40.0
+    console_url: str | None = None  # each digest links its alerts' pages there
 
 
 def dispatch(
@@ -99,7 +100,7 @@ def dispatch(
         if route is not None and route.channel == "email":
             chart = tools.chart_for(list(items))
             attachments = tools.attachments_for(list(items))
-        digest = Digest(route_name, now, items, chart, tuple(attachments))
+        digest = Digest(route_name, now, items, chart, tuple(attachments), tools.console_url)
         delivery = channel.send(digest)
         with warehouse.engine.begin() as conn:
             for record in records:

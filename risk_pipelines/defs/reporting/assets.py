@@ -6,6 +6,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from risk_pipelines.config import console_url
 from risk_pipelines.defs.resources import PipelineConfigResource, WarehouseResource
 from risk_pipelines.defs.shared import (
     BRIEF_JOB,
@@ -39,7 +40,7 @@ def risk_brief(
     pipeline_config: PipelineConfigResource,
 ) -> dg.MaterializeResult:
     day = dt.date.fromisoformat(context.partition_key)
-    brief = build_brief(warehouse.get(), day)
+    brief = build_brief(warehouse.get(), day, console_url=console_url())
     published = publish_brief(brief, Path(pipeline_config.briefs_dir))
     context.log.info(f"{published.html_path}: {brief.headline()}; PNG: {published.png_note}")
     top = brief.top_risks[0] if brief.top_risks else None
