@@ -14,6 +14,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from pathlib import Path
 
 import pytest
 import uvicorn
@@ -156,6 +157,39 @@ def test_a_silence_made_from_an_alert_holds_back_its_next_notification(console, 
     )
     assert len(notes) and (notes["status"] == "silenced").all()
     assert "by ana: creator-fund launch, ticket T-7" in notes["error"].iat[0]
+
+
+@SQLITE_ONLY
+def test_an_investigation_is_kept_with_its_incident_and_exports_as_a_postmortem(console, browser):
+    incident_id = int(
+        console["warehouse"]
+        .read_sql("SELECT MIN(incident_id) AS i FROM alert_incidents")["i"]
+        .iat[0]
+    )
+    page = sign_in(browser, console["base"], "ana")
+    page.click("header a:text('Incidents')")
+    page.click(f"a[href='/incidents/{incident_id}'] >> nth=0")
+    page.fill("#investigation-form input[name=owner]", "ana")
+    page.select_option("#investigation-form select[name=status]", "mitigating")
+    page.fill("#investigation-form textarea[name=root_cause]", "a scam campaign moved to DE")
+    page.fill(
+        "#investigation-form textarea[name=follow_ups]", "block the sender ring\ntune the rule"
+    )
+    page.click("#investigation-form button")
+    page.fill("#note-form textarea[name=body]", "T-42: 80% of the reports name one seller")
+    page.click("#note-form button")
+    assert "ana: T-42: 80% of the reports name one seller" in page.inner_text("#timeline")
+
+    with page.expect_download() as download:
+        page.click("#export")
+    markdown = Path(download.value.path()).read_text(encoding="utf-8")
+    assert markdown.startswith(f"# Incident #{incident_id}: ")
+    assert "- Investigation: mitigating, owner ana" in markdown
+    assert "a scam campaign moved to DE" in markdown
+    assert "- [ ] block the sender ring\n- [ ] tune the rule" in markdown
+    assert "ana: T-42: 80% of the reports name one seller" in markdown
+    notes = console["warehouse"].read_sql("SELECT author FROM investigation_notes")
+    assert notes["author"].tolist() == ["ana"]
 
 
 @SQLITE_ONLY

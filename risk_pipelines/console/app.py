@@ -23,6 +23,7 @@ from risk_pipelines.alerting.notification.silences import SilenceError, new_sile
 from risk_pipelines.config import ConsoleSettings, Settings
 from risk_pipelines.console import queries
 from risk_pipelines.console.auth import authenticate, session_secret
+from risk_pipelines.console.incidents import add_incident_routes
 from risk_pipelines.console.security import (
     SESSION_COOKIE,
     SESSION_SECONDS,
@@ -62,6 +63,7 @@ def create_app(settings: Settings, console: ConsoleSettings) -> FastAPI:
     app.add_exception_handler(SignInRequired, lambda request, exc: to_sign_in(exc))
     _sign_in_routes(app)
     _alert_routes(app)
+    add_incident_routes(app, render, _back)
     _other_routes(app)
     return app
 

@@ -20,6 +20,7 @@ from risk_pipelines.warehouse.schema import (
     alert_notifications,
     alert_silences,
     alerts,
+    investigations,
 )
 from risk_pipelines.warehouse.store import Warehouse
 
@@ -180,3 +181,33 @@ def brief_path(folder: Path, name: str) -> Path | None:
     """Only a brief's own file name resolves: nothing else in (or outside) the folder."""
     path = folder / name
     return path if BRIEF_NAME.match(name) and path.is_file() else None
+
+
+def incident_list(warehouse: Warehouse, state: str = "") -> list[dict]:
+    """Incidents, most significant first, with their investigation's status and owner."""
+    i, inv = alert_incidents, investigations
+    query = (
+        sa.select(i, inv.c.status.label("investigation"), inv.c.owner)
+        .select_from(i.outerjoin(inv, inv.c.incident_id == i.c.incident_id))
+        .order_by(i.c.significance.desc().nulls_last(), i.c.incident_id.desc())
+    )
+    if state:
+        query = query.where(i.c.state == state)
+    with warehouse.engine.connect() as conn:
+        return _rows(conn, query)
+
+
+def incident_with_alerts(warehouse: Warehouse, incident_id: int) -> tuple[dict, list[dict]] | None:
+    with warehouse.engine.connect() as conn:
+        found = _rows(
+            conn, sa.select(alert_incidents).where(alert_incidents.c.incident_id == incident_id)
+        )
+        if not found:
+            return None
+        members = _rows(
+            conn,
+            sa.select(alerts)
+            .where(alerts.c.incident_id == incident_id)
+            .order_by(alerts.c.significance.desc().nulls_last(), alerts.c.alert_id),
+        )
+    return found[0], members

@@ -23,6 +23,7 @@ from sqlalchemy import (
 )
 
 from risk_pipelines.warehouse.schema_dsa import define_dsa_tables
+from risk_pipelines.warehouse.schema_investigations import define_investigation_tables
 
 metadata = MetaData()
 
@@ -368,4 +369,5 @@ data_quality_results = Table(
     Column("evaluated_at", DateTime, nullable=False),
     Index("ix_data_quality_results_evaluated_at", "evaluated_at"),
 )
+investigations, investigation_notes = define_investigation_tables(metadata)
 TABLES: dict[str, Table] = dict(metadata.tables)
