@@ -22,11 +22,15 @@ $(BIN)/.installed: pyproject.toml
 install: $(BIN)/.installed
 
 # Seeds two years of demo data and materialises it when the warehouse is empty, then serves
-# the Dagster UI on http://127.0.0.1:3000 (schedule and alert sensor running).
+# the Dagster UI on http://127.0.0.1:3000 (schedule and alert sensor running) and the risk
+# console on http://127.0.0.1:3001; Ctrl-C stops both.
 run: install
 	mkdir -p $(DAGSTER_HOME)
 	$(BIN)/risk-pipelines seed-demo
-	$(BIN)/dg dev --host 127.0.0.1 --port 3000
+	@echo "Dagster UI on http://127.0.0.1:3000, risk console on http://127.0.0.1:3001 (Ctrl-C stops both)"
+	trap 'kill 0' INT TERM EXIT; \
+	$(BIN)/risk-pipelines console --port 3001 & \
+	$(BIN)/dg dev --host 127.0.0.1 --port 3000 --log-level warning
 
 # Lint, then every test; the Postgres tests use the local server and the Celery test the local
 # Redis (each started here if it is down); the brief's test uses headless Chromium (Debian's

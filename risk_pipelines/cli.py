@@ -316,6 +316,27 @@ def _select_models(output: RunOutput) -> int:
     return 0
 
 
+def _demo_console_user(settings) -> None:
+    """make run's console needs someone to sign in: a local demo gets an analyst, ``demo``,
+    with a generated password kept (0600) beside the data. Never in prod."""
+    import secrets
+
+    from risk_pipelines.config import load_console_settings
+    from risk_pipelines.console.auth import add_user
+
+    console = load_console_settings()
+    login = settings.data_dir / "console_demo_login.txt"
+    if settings.env == "prod" or console.auth != "password" or console.users_file.exists():
+        if login.exists():
+            print(f"  risk console: {console.url} (sign in as in {login})")
+        return
+    password = secrets.token_urlsafe(12)
+    add_user(console.users_file, "demo", "analyst", password)
+    login.write_text(f"name: demo\npassword: {password}\n", encoding="utf-8")
+    login.chmod(0o600)
+    print(f"  risk console: {console.url}, sign in as demo / {password} (kept in {login})")
+
+
 def _seed_demo(days: int, scale: float, output: RunOutput) -> int:
     """For `make run`: generate demo data and materialise it, unless the warehouse has data."""
     from risk_pipelines.runs import ensure_dagster_home
@@ -324,6 +345,7 @@ def _seed_demo(days: int, scale: float, output: RunOutput) -> int:
     settings = load_settings()
     if settings.dagster_home is not None:  # make run's dg dev reads it next, seeded or not
         ensure_dagster_home(settings.dagster_home)
+    _demo_console_user(settings)
     if not Warehouse(settings.warehouse_url).is_empty():
         print("warehouse already holds data: not seeding (delete data/ to start over)")
         return 0

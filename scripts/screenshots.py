@@ -1,8 +1,9 @@
 """Make the README's screenshots from a running `make run`: the asset graph and the asset list of
-the Dagster UI, and the newest daily risk brief, in headless Chromium (Debian's package, driven
-by Playwright; `make test` installs both).
+the Dagster UI, the newest daily risk brief, and the risk console's alert list and most
+significant alert (signed in as make run's demo analyst), in headless Chromium (Debian's
+package, driven by Playwright; `make test` installs both).
 
-    make run                      # in one terminal: the demo and the UI on :3000
+    make run                      # in one terminal: the demo, the UI on :3000, the console on :3001
     .venv/bin/python scripts/screenshots.py [--ui http://127.0.0.1:3000] [--out docs/images]
 
 The asset groups are listed from the code location itself, so a new group shows expanded.
@@ -28,6 +29,7 @@ def main() -> None:
     parser.add_argument("--ui", default="http://127.0.0.1:3000")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "images")
     parser.add_argument("--brief", type=Path, help="default: the newest brief in data/briefs/")
+    parser.add_argument("--console", default="http://127.0.0.1:3001")
     args = parser.parse_args()
     brief = args.brief or newest_brief(load_settings().briefs_dir)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -44,7 +46,28 @@ def main() -> None:
         shoot(page, f"{args.ui}/assets", args.out, "asset-list")
         page.set_viewport_size({"width": 1000, "height": 1400})
         shoot(page, brief.resolve().as_uri(), args.out, "daily-brief", settle_ms=500)
+        page.set_viewport_size({"width": 1400, "height": 900})
+        console_pages(page, args.console, args.out)
         browser.close()
+
+
+def console_pages(page: Page, console: str, out: Path) -> None:
+    name, password = demo_login(load_settings().data_dir / "console_demo_login.txt")
+    page.goto(f"{console}/login")
+    page.fill("input[name=name]", name)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{console}/alerts")
+    shoot(page, f"{console}/alerts", out, "console-alerts", settle_ms=300)
+    first = page.get_attribute("tbody tr:first-child td a", "href")
+    shoot(page, f"{console}{first}", out, "console-alert", settle_ms=300)
+
+
+def demo_login(path: Path) -> tuple[str, str]:
+    if not path.exists():
+        raise SystemExit(f"no {path}: make run writes it with the demo analyst's password")
+    fields = dict(line.split(": ", 1) for line in path.read_text().splitlines() if ": " in line)
+    return fields["name"], fields["password"]
 
 
 def expanded_groups() -> str:

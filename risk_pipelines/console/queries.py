@@ -82,6 +82,7 @@ def _alerts_frame(warehouse: Warehouse) -> pd.DataFrame:
     )  # fmt: skip
     # The platform is the series key's second part (metric|platform|category|region|surface).
     frame["platform"] = frame["unique_id"].str.split("|").str[1]
+    frame["first_breach_ds"] = pd.to_datetime(frame["first_breach_ds"]).dt.date
     return frame
 
 
