@@ -5,8 +5,10 @@ refused."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
+import re
 import socket
 import sqlite3
 import threading
@@ -14,6 +16,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from http.cookiejar import CookieJar
 from pathlib import Path
 
 import pytest
@@ -53,17 +56,24 @@ def console(pipeline, tmp_path):
     settings, console_settings = load_settings(environ), load_console_settings(environ)
     add_user(console_settings.users_file, "ana", "analyst", PASSWORD)
     add_user(console_settings.users_file, "lee", "viewer", PASSWORD)
+    with served(create_app(settings, console_settings)) as base:
+        yield {"base": base, "warehouse": warehouse}
+
+
+@contextlib.contextmanager
+def served(app):
+    """The app on a free loopback port, in a real uvicorn server, for as long as the block."""
     port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings, console_settings), port=port, log_level="warning")
-    )
+    server = uvicorn.Server(uvicorn.Config(app, port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     while not server.started:
         time.sleep(0.05)
-    yield {"base": f"http://127.0.0.1:{port}", "warehouse": warehouse}
-    server.should_exit = True
-    thread.join(timeout=10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
 
 
 @pytest.fixture
@@ -210,25 +220,42 @@ def test_a_viewer_reads_but_cannot_label(console, browser):
     assert labels["label"].isna().all()
 
 
-@SQLITE_ONLY
-def test_script_in_a_feeds_values_renders_as_text(console, browser):
+def test_a_platform_named_script_in_a_landing_file_renders_as_text(tmp_path, browser, monkeypatch):
+    """The name arrives as a feed would send it: in a landed daily-metrics file, through the
+    whole pipeline to an alert, and is shown on the list and the alert page as text."""
+    from risk_pipelines.cli import main
+    from tests.test_real_data_flow import day_range, land, series_frame
+
     script = "<script>alert(1)</script>"
-    with console["warehouse"].engine.begin() as conn:
-        alert_id = store.write_alert(conn, None, {
-            "rule_id": "report_spike", "unique_id": f"user_reports|{script}|scams_and_fraud|DE|all",
-            "state": "firing", "severity": "high", "metric": "user_reports",
-            "policy_category": "scams_and_fraud", "region": "DE",
-            "first_breach_ds": dt.date(2026, 8, 9), "last_evaluated_ds": dt.date(2026, 8, 9),
-            "opened_at": dt.datetime(2026, 8, 9), "breach_count": 1, "clean_count": 0,
-            "message": f"user_reports on {script} was 51", "significance": 1e6,
-        })  # fmt: skip
-    page = sign_in(browser, console["base"], "ana")
-    dialogs = []
-    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
-    page.goto(f"{console['base']}/alerts?platform={urllib.parse.quote(script)}")
-    page.goto(f"{console['base']}/alerts/{alert_id}")
-    assert page.inner_text("#platform") == script and script in page.inner_text("#message")
-    assert dialogs == []  # the script never ran, on the list or the alert page
+    days = day_range(dt.date(2026, 5, 1), 60)
+    land(tmp_path / "landing", series_frame(days, [script], ["scams_and_fraud"]))
+    config = tmp_path / "config"
+    config.mkdir()
+    (config / "alert_rules.yaml").write_text(
+        "rules:\n  - {id: statements_seen, type: threshold, match: {metric: statements},\n"
+        "     threshold: 0, severity: high}\n"
+    )
+    environ = {
+        "RISK_DATA_DIR": str(tmp_path / "data"), "RISK_LANDING_DIR": str(tmp_path / "landing"),
+        "RISK_PIPELINES_CONFIG": str(config), "RISK_FORECAST_WORKERS": "1",
+    }  # fmt: skip
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("RISK_WAREHOUSE_URL", raising=False)
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    assert main(["run", "--start", str(days[0]), "--end", str(days[-1])]) == 0
+    console_settings = load_console_settings(environ)
+    add_user(console_settings.users_file, "ana", "analyst", PASSWORD)
+    with served(create_app(load_settings(environ), console_settings)) as base:
+        page = sign_in(browser, base, "ana")
+        dialogs = []
+        page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+        page.goto(f"{base}/alerts?platform={urllib.parse.quote(script)}")
+        assert script in page.inner_text("tbody")
+        page.click("tbody tr:first-child td a")
+        assert page.inner_text("#platform") == script and script in page.inner_text("#message")
+        assert page.locator("script").count() == 0  # not one element: the text stayed text
+    assert dialogs == []
 
 
 @SQLITE_ONLY
@@ -258,3 +285,36 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def test_behind_a_trusted_proxy_its_header_names_the_user_and_the_file_their_role(tmp_path):
+    """Single sign-on: no password, the proxy's header names the user; a name the users file
+    does not list gets nothing, and the role is the file's whatever the proxy says."""
+    environ = {
+        "RISK_DATA_DIR": str(tmp_path / "data"), "RISK_CONSOLE_AUTH": "proxy",
+        "RISK_CONSOLE_PROXY_HEADER": "X-Auth-User",
+        "RISK_WAREHOUSE_URL": f"sqlite:///{tmp_path / 'w.sqlite'}",
+    }  # fmt: skip
+    console_settings = load_console_settings(environ)
+    add_user(console_settings.users_file, "lee", "viewer", PASSWORD)
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(CookieJar()))
+
+    def get(base: str, user: str | None) -> tuple[str, str]:
+        request = urllib.request.Request(
+            f"{base}/alerts", headers={"X-Auth-User": user} if user else {}
+        )
+        with opener.open(request) as answer:
+            return answer.url, answer.read().decode()
+
+    with served(create_app(load_settings(environ), console_settings)) as base:
+        url, page = get(base, "lee")
+        assert url.endswith("/alerts") and "lee (viewer)" in page
+        for stranger in (None, "mallory"):
+            url, page = get(base, stranger)
+            assert "/login" in url and "not in the console's users file" in page
+        token = re.search(r'name="csrf_token" value="([^"]+)"', get(base, "lee")[1]).group(1)
+        form = urllib.parse.urlencode({"label": "confirmed", "csrf_token": token}).encode()
+        request = urllib.request.Request(f"{base}/alerts/1/label", form, {"X-Auth-User": "lee"})
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            opener.open(request)
+        assert refused.value.code == 403  # a viewer in the file stays a viewer
