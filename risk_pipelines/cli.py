@@ -125,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _rules_backtest(args) -> int:
-    from risk_pipelines.alerting.evaluation.backtest import backtest_rule
+    from risk_pipelines.alerting.evaluation.backtest import backtest_rule, record_backtest
     from risk_pipelines.config import load_alert_config
     from risk_pipelines.forecasting.parallel import default_workers
     from risk_pipelines.warehouse.store import Warehouse
@@ -141,8 +141,9 @@ def _rules_backtest(args) -> int:
         flush=True,
     )
     started = time.perf_counter()
+    warehouse = Warehouse(settings.warehouse_url)
     result = backtest_rule(
-        Warehouse(settings.warehouse_url),
+        warehouse,
         rules[args.rule_id],
         args.start,
         args.end,
@@ -166,6 +167,7 @@ def _rules_backtest(args) -> int:
             f"  alerts per week: mean {weekly.mean():.2f}, max {int(weekly.max())}, "
             f"{int((weekly > 0).sum())} of {len(weekly)} weeks with any"
         )
+    record_backtest(warehouse, result, args.cadence, dt.datetime.now(dt.UTC).replace(tzinfo=None))
     precision = result.precision()
     labelled = int(episodes["label"].notna().sum())
     print(

@@ -138,8 +138,15 @@ def test_an_analyst_labels_an_alert_and_the_label_is_in_the_history_and_precisio
     )
     precision = store.precision_by_rule(console["warehouse"]).set_index("rule_id")
     assert precision.loc[rule_id, "confirmed"] >= 1 and precision.loc[rule_id, "labelled"] >= 1
+    from risk_pipelines.alerting.evaluation.backtest import backtest_rule, record_backtest
+
+    rule = next(r for r in load_alert_config(PACKAGED_CONFIG_DIR).rules if r.id == "incident_spike")
+    result = backtest_rule(console["warehouse"], rule, dt.date(2026, 7, 1), dt.date(2026, 8, 9))
+    record_backtest(console["warehouse"], result, 7, dt.datetime(2026, 8, 10, 6))
     page.goto(f"{console['base']}/rules")
     assert rule_id in page.inner_text("#precision")
+    backtest = page.inner_text("#backtests")
+    assert "incident_spike" in backtest and "2026-07-01 .. 2026-08-09" in backtest
 
 
 @SQLITE_ONLY

@@ -197,6 +197,20 @@ def test_rules_backtest_replays_a_rule_walk_forward_and_finds_the_incident_clust
     cluster_start = dt.date.fromisoformat(cluster["start"])
     assert any(0 <= (dt.date.fromisoformat(d) - cluster_start).days <= 2 for d in fired), out
     assert "alerts per week: mean" in out
+    # Kept for the console's rules page, beside what the rule raised live.
+    kept = (
+        Warehouse(pipeline["url"])
+        .read_sql(
+            "SELECT start_ds, series, alerts FROM rule_backtests WHERE rule_id = 'incident_spike' "
+            "ORDER BY backtest_id DESC"
+        )
+        .iloc[0]
+    )
+    assert (str(kept["start_ds"])[:10], kept["series"], kept["alerts"]) == (
+        str(start),
+        3,
+        len(fired),
+    )
     assert main(["rules", "backtest", "no_such_rule", "--start", "2026-06-01",
                  "--end", "2026-06-02"]) == 2  # fmt: skip
 

@@ -186,7 +186,10 @@ def _other_routes(app: FastAPI) -> None:
         warehouse = request.app.state.warehouse
         precision = store.precision_by_rule(warehouse).to_dict("records")
         weekly = queries.alerts_per_week(warehouse)
-        return render(request, "rules.html", precision=precision, weekly=weekly)
+        backtests = queries.latest_backtests(warehouse)
+        return render(
+            request, "rules.html", precision=precision, weekly=weekly, backtests=backtests
+        )
 
     @app.get("/briefs")
     def briefs(request: Request, user: Reader):

@@ -21,6 +21,7 @@ from risk_pipelines.warehouse.schema import (
     alert_silences,
     alerts,
     investigations,
+    rule_backtests,
 )
 from risk_pipelines.warehouse.store import Warehouse
 
@@ -165,6 +166,14 @@ def alerts_per_week(warehouse: Warehouse, weeks: int = 12) -> pd.DataFrame:
     week = pd.to_datetime(frame["fired_at"]).dt.to_period("W-SUN").dt.start_time.dt.date
     table = pd.crosstab(frame["rule_id"], week)
     return table[sorted(table.columns)[-weeks:]]
+
+
+def latest_backtests(warehouse: Warehouse) -> dict[str, dict]:
+    """Each rule's newest ``rules backtest``."""
+    t = rule_backtests
+    with warehouse.engine.connect() as conn:
+        rows = _rows(conn, sa.select(t).order_by(t.c.ran_at, t.c.backtest_id))
+    return {row["rule_id"]: row for row in rows}  # the newest last, so it wins
 
 
 def briefs(folder: Path) -> list[dict]:

@@ -370,4 +370,21 @@ data_quality_results = Table(
     Index("ix_data_quality_results_evaluated_at", "evaluated_at"),
 )
 investigations, investigation_notes = define_investigation_tables(metadata)
+
+# Each `rules backtest`: what the rule would have raised over a range, for the console's rules
+# page next to what it raised live.
+rule_backtests = Table(
+    "rule_backtests",
+    metadata,
+    Column("backtest_id", Integer, primary_key=True, autoincrement=True),
+    Column("rule_id", String(120), nullable=False),
+    Column("ran_at", DateTime, nullable=False),
+    Column("start_ds", Date, nullable=False),
+    Column("end_ds", Date, nullable=False),
+    Column("series", Integer, nullable=False),
+    Column("alerts", Integer, nullable=False, comment="alerts it would have fired"),
+    Column("alerts_per_week", Float, nullable=False, comment="mean over the range's weeks"),
+    Column("precision", Float, comment="against the live alerts' labels, where they match"),
+    Column("cadence_days", Integer, nullable=False, comment="days between model refits"),
+)
 TABLES: dict[str, Table] = dict(metadata.tables)

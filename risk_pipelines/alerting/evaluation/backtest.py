@@ -34,7 +34,7 @@ from risk_pipelines.domain.catalog import spec_for
 from risk_pipelines.domain.series import split_series_id, to_long
 from risk_pipelines.forecasting.engine import ForecastConfig, forecast_series_frame
 from risk_pipelines.indicators.surprise import latest_prior_forecasts, surprise_indicators
-from risk_pipelines.warehouse.schema import alerts, daily_metrics
+from risk_pipelines.warehouse.schema import alerts, daily_metrics, rule_backtests
 from risk_pipelines.warehouse.store import Warehouse
 
 HISTORY_DAYS = 730
@@ -62,6 +62,21 @@ class RuleBacktest:
         if labelled.empty:
             return None
         return float(labelled.isin(["confirmed", "new_trend"]).mean())
+
+
+def record_backtest(
+    warehouse: Warehouse, result: RuleBacktest, cadence_days: int, now: dt.datetime
+) -> int:
+    """Keep a backtest's figures (the console's rules page shows each rule's newest)."""
+    weekly = result.alerts_per_week()
+    values = {
+        "rule_id": result.rule.id, "ran_at": now, "start_ds": result.start, "end_ds": result.end,
+        "series": result.series, "alerts": len(result.episodes),
+        "alerts_per_week": float(weekly.mean()) if len(weekly) else 0.0,
+        "precision": result.precision(), "cadence_days": cadence_days,
+    }  # fmt: skip
+    with warehouse.engine.begin() as conn:
+        return int(conn.execute(sa.insert(rule_backtests).values(**values)).inserted_primary_key[0])
 
 
 def backtest_rule(
