@@ -102,7 +102,12 @@ def sign_in(browser, base: str, name: str):
 
 
 @SQLITE_ONLY
-def test_an_analyst_labels_an_alert_and_the_label_is_in_the_history_and_precision(console, browser):
+def test_an_analyst_labels_an_alert_and_the_label_is_in_the_history_and_precision(
+    console, browser, monkeypatch, capsys
+):
+    from risk_pipelines.alerting.evaluation.backtest import backtest_rule, record_backtest
+    from risk_pipelines.cli import main
+
     page = sign_in(browser, console["base"], "ana")
     assert "ana (analyst)" in page.inner_text("header")
     firing = int(page.inner_text(".counts a:has(.firing) strong"))
@@ -138,7 +143,12 @@ def test_an_analyst_labels_an_alert_and_the_label_is_in_the_history_and_precisio
     )
     precision = store.precision_by_rule(console["warehouse"]).set_index("rule_id")
     assert precision.loc[rule_id, "confirmed"] >= 1 and precision.loc[rule_id, "labelled"] >= 1
-    from risk_pipelines.alerting.evaluation.backtest import backtest_rule, record_backtest
+    # ... and `risk-pipelines alerts precision` counts it, on the same warehouse.
+    monkeypatch.setenv("RISK_WAREHOUSE_URL", str(console["warehouse"].engine.url))
+    assert main(["alerts", "precision"]) == 0
+    row = next(line for line in capsys.readouterr().out.splitlines() if rule_id in line)
+    fired, labelled, confirmed = row.split()[1:4]
+    assert int(fired) == precision.loc[rule_id, "fired"] and (labelled, confirmed) == ("1", "1")
 
     rule = next(r for r in load_alert_config(PACKAGED_CONFIG_DIR).rules if r.id == "incident_spike")
     result = backtest_rule(console["warehouse"], rule, dt.date(2026, 7, 1), dt.date(2026, 8, 9))
