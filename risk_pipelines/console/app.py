@@ -11,9 +11,8 @@ from __future__ import annotations
 import base64
 import datetime as dt
 from pathlib import Path
-from typing import Annotated
 
-from fastapi import Depends, FastAPI, Form, HTTPException, Request
+from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader
 from starlette.middleware.sessions import SessionMiddleware
@@ -27,12 +26,12 @@ from risk_pipelines.console.incidents import add_incident_routes
 from risk_pipelines.console.security import (
     SESSION_COOKIE,
     SESSION_SECONDS,
+    Analyst,
+    FormText,
+    Reader,
     SignInRequired,
-    User,
     check_csrf,
     csrf_token,
-    require_analyst,
-    require_user,
     safe_next,
     signed_in_user,
     to_sign_in,
@@ -42,9 +41,6 @@ from risk_pipelines.warehouse.alerts import LABELS
 from risk_pipelines.warehouse.store import Warehouse
 
 TEMPLATES = Path(__file__).parent / "templates"
-Reader = Annotated[User, Depends(require_user)]  # signed in: viewer or analyst
-Analyst = Annotated[User, Depends(require_analyst)]  # signed in and may write
-FormText = Annotated[str, Form()]
 SILENCE_KEYS = ("rule_id", "metric", "platform", "policy_category", "region", "surface")
 
 

@@ -4,20 +4,15 @@ root cause, follow-ups, a timeline of notes) which is its post-mortem and export
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
 
-from fastapi import Depends, FastAPI, Form, HTTPException, Request
+from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import PlainTextResponse
 
 from risk_pipelines.console import queries
-from risk_pipelines.console.security import User, check_csrf, require_analyst, require_user
+from risk_pipelines.console.security import Analyst, FormText, Reader, check_csrf
 from risk_pipelines.reporting.postmortem import postmortem_markdown
 from risk_pipelines.warehouse import investigations as store
 from risk_pipelines.warehouse.schema_investigations import INVESTIGATION_STATES
-
-Reader = Annotated[User, Depends(require_user)]
-Analyst = Annotated[User, Depends(require_analyst)]
-FormText = Annotated[str, Form()]
 
 
 def add_incident_routes(app: FastAPI, render, back) -> None:

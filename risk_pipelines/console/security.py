@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import hmac
 import secrets
+from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import HTTPException, Request
+from fastapi import Depends, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse
 
 from risk_pipelines.config import ConsoleSettings
@@ -67,6 +68,12 @@ async def check_csrf(request: Request) -> None:
     sent, expected = str(form.get("csrf_token", "")), request.session.get("csrf", "")
     if not expected or not hmac.compare_digest(sent, expected):
         raise HTTPException(403, "the form's CSRF token is missing or stale: reload the page")
+
+
+# What a route declares it needs: signed in (a viewer or an analyst), or signed in and an analyst.
+Reader = Annotated[User, Depends(require_user)]
+Analyst = Annotated[User, Depends(require_analyst)]
+FormText = Annotated[str, Form()]
 
 
 def to_sign_in(exc: SignInRequired) -> RedirectResponse:
