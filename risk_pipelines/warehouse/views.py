@@ -265,8 +265,8 @@ def render_data_dictionary() -> str:
     lines = [
         "# Data dictionary: analyst views",
         "",
-        "Stable views for SQL and notebooks, created by the warehouse layer on SQLite and "
-        "PostgreSQL alike.",
+        "For analysts in SQL and notebooks: stable views, created by the warehouse layer on "
+        "SQLite and PostgreSQL alike.",
         "Generated from `risk_pipelines/warehouse/views.py`; regenerate with "
         "`risk-pipelines data-dictionary > docs/data_dictionary.md`.",
     ]
