@@ -15,6 +15,7 @@ from pathlib import Path
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
 from risk_pipelines.alerting import repository
@@ -57,6 +58,7 @@ def create_app(settings: Settings, console: ConsoleSettings) -> FastAPI:
         https_only=console.secure_cookies,
     )  # fmt: skip
     app.add_exception_handler(SignInRequired, lambda request, exc: to_sign_in(exc))
+    app.add_exception_handler(StarletteHTTPException, _error_page)
     _sign_in_routes(app)
     _alert_routes(app)
     add_incident_routes(app, render, _back)
@@ -72,6 +74,12 @@ def render(request: Request, template: str, status: int = 200, **context) -> HTM
     )  # fmt: skip
     html = request.app.state.templates.get_template(template).render(**context)
     return HTMLResponse(html, status_code=status)
+
+
+def _error_page(request: Request, exc: StarletteHTTPException) -> HTMLResponse:
+    """A refusal or a missing page as a page a person can read, with its reason."""
+    code = exc.status_code
+    return render(request, "error.html", status=code, code=code, detail=exc.detail)
 
 
 def _back(request: Request, path: str, flash: str) -> RedirectResponse:
