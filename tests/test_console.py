@@ -335,3 +335,8 @@ def test_behind_a_trusted_proxy_its_header_names_the_user_and_the_file_their_rol
         with pytest.raises(urllib.error.HTTPError) as refused:
             opener.open(request)
         assert refused.value.code == 403  # a viewer in the file stays a viewer
+        token = re.search(r'name="csrf_token" value="([^"]+)"', get(base, "lee")[1]).group(1)
+        form = urllib.parse.urlencode({"name": "lee", "password": PASSWORD, "csrf_token": token})
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            opener.open(f"{base}/login", form.encode())
+        assert refused.value.code == 403  # no password sign-in beside the proxy

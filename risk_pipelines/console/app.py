@@ -102,6 +102,8 @@ def _sign_in_routes(app: FastAPI) -> None:
     def login(
         request: Request, name: FormText = "", password: FormText = "", next: FormText = ""
     ) -> Response:
+        if request.app.state.console.auth == "proxy":  # sign-in is the proxy's, never a password
+            raise HTTPException(403, "this console signs you in through your proxy")
         user = authenticate(request.app.state.console.users_file, name.strip(), password)
         if user is None:
             return render(request, "login.html", status=401, next=safe_next(next),
