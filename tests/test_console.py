@@ -237,9 +237,10 @@ def test_a_viewer_reads_but_cannot_label(console, browser):
     assert labels["label"].isna().all()
 
 
-def test_a_platform_named_script_in_a_landing_file_renders_as_text(tmp_path, browser, monkeypatch):
+def test_a_platform_named_script_in_a_landing_file_renders_as_text(tmp_path, request, monkeypatch):
     """The name arrives as a feed would send it: in a landed daily-metrics file, through the
-    whole pipeline to an alert, and is shown on the list and the alert page as text."""
+    whole pipeline to an alert, and is shown on the list and the alert page as text. The
+    browser starts after the run: Dagster's run and Playwright's event loop keep apart."""
     from risk_pipelines.cli import main
     from tests.test_real_data_flow import day_range, land, series_frame
 
@@ -263,6 +264,7 @@ def test_a_platform_named_script_in_a_landing_file_renders_as_text(tmp_path, bro
     assert main(["run", "--start", str(days[0]), "--end", str(days[-1])]) == 0
     console_settings = load_console_settings(environ)
     add_user(console_settings.users_file, "ana", "analyst", PASSWORD)
+    browser = request.getfixturevalue("browser")
     with served(create_app(load_settings(environ), console_settings)) as base:
         page = sign_in(browser, base, "ana")
         dialogs = []
