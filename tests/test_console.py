@@ -196,6 +196,7 @@ def test_an_investigation_is_kept_with_its_incident_and_exports_as_a_postmortem(
     page = sign_in(browser, console["base"], "ana")
     page.click("header a:text('Incidents')")
     page.click(f"a[href='/incidents/{incident_id}'] >> nth=0")
+    assert page.locator("img[alt^='the most significant']").count() == 1
     page.fill("#investigation-form input[name=owner]", "ana")
     page.select_option("#investigation-form select[name=status]", "mitigating")
     page.fill("#investigation-form textarea[name=root_cause]", "a scam campaign moved to DE")

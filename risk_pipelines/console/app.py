@@ -8,7 +8,6 @@ a label given here is the label ``alerts precision`` counts. ``create_app`` is t
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 from pathlib import Path
 
@@ -178,12 +177,7 @@ def _alert_routes(app: FastAPI) -> None:
 
 
 def _chart(request: Request, page: queries.AlertPage) -> str | None:
-    from risk_pipelines.reporting.brief import series_chart_png
-
-    png = series_chart_png(
-        request.app.state.warehouse, page.alert["unique_id"], page.alert["last_evaluated_ds"]
-    )
-    return base64.b64encode(png).decode() if png else None
+    return queries.series_chart(request.app.state.warehouse, page.alert)
 
 
 def _other_routes(app: FastAPI) -> None:

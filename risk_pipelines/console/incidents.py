@@ -24,8 +24,10 @@ def add_incident_routes(app: FastAPI, render, back) -> None:
     @app.get("/incidents/{incident_id}")
     def incident_page(request: Request, incident_id: int, user: Reader):
         incident, members, record = _load(request, incident_id)
+        # The most significant member's series: what the incident is mostly about.
+        chart = queries.series_chart(request.app.state.warehouse, members[0]) if members else None
         return render(request, "incident.html", incident=incident, members=members,
-                      investigation=record, states=INVESTIGATION_STATES)  # fmt: skip
+                      investigation=record, states=INVESTIGATION_STATES, chart=chart)  # fmt: skip
 
     @app.post("/incidents/{incident_id}/investigation", dependencies=[Depends(check_csrf)])
     def save(

@@ -4,6 +4,7 @@ goes through the same core functions as the command line (warehouse.alerts, aler
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import json
 import re
@@ -144,6 +145,14 @@ def _json_list(text: str | None) -> list[dict]:
     except ValueError:
         return []
     return value if isinstance(value, list) else [value]
+
+
+def series_chart(warehouse: Warehouse, alert: dict) -> str | None:
+    """The brief's chart of an alert's series up to its last evaluated day, base64 PNG."""
+    from risk_pipelines.reporting.brief import series_chart_png
+
+    png = series_chart_png(warehouse, alert["unique_id"], alert["last_evaluated_ds"])
+    return base64.b64encode(png).decode() if png else None
 
 
 def rule_as_written(rules_file: Path, rule_id: str) -> str:
