@@ -21,6 +21,7 @@ from risk_pipelines.console.auth import User, known_user, load_users
 
 SESSION_COOKIE = "risk_console"
 SESSION_SECONDS = 12 * 3600
+_UNKNOWN = object()  # not looked up yet in this request (None: looked up, nobody)
 
 
 class SignInRequired(Exception):
@@ -31,12 +32,20 @@ class SignInRequired(Exception):
 
 
 def signed_in_user(request: Request, console: ConsoleSettings) -> User | None:
+    """Who made this request; the users file is read once per request (the route's check and
+    the page's header ask both)."""
+    known = getattr(request.state, "user", _UNKNOWN)
+    if known is not _UNKNOWN:
+        return known
     if console.auth == "proxy":
         # Only behind a proxy that sets (and strips from clients) this header: the docs say so.
-        return known_user(console.users_file, request.headers.get(console.proxy_header))
-    name = request.session.get("user")
-    user = load_users(console.users_file).get(name, (None, None))[0] if name else None
-    return user  # a user removed from the file is signed out at their next request
+        user = known_user(console.users_file, request.headers.get(console.proxy_header))
+    else:
+        name = request.session.get("user")
+        # A user removed from the file is signed out at their next request.
+        user = load_users(console.users_file).get(name, (None, None))[0] if name else None
+    request.state.user = user
+    return user
 
 
 def require_user(request: Request) -> User:
