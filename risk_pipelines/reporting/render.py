@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 from html import escape
 
+from risk_pipelines.alerting.notification.digest import alert_page_url
 from risk_pipelines.reporting.brief import Brief, FiringAlert, TopRisk
 
 LEVEL_COLOURS = {
@@ -111,9 +112,8 @@ def _alert_card(alert: FiringAlert, console_url: str | None = None) -> str:
 def _alert_ref(alert_id: int, console_url: str | None) -> str:
     """``#12``, a link to the alert's page in the risk console when there is one (a link, not
     a fetched resource: the page stays self-contained)."""
-    if not console_url:
-        return f"#{alert_id}"
-    return f'<a href="{escape(console_url)}/alerts/{alert_id}">#{alert_id}</a>'
+    url = alert_page_url(console_url, alert_id)
+    return f'<a href="{escape(url)}">#{alert_id}</a>' if url else f"#{alert_id}"
 
 
 def _changes(brief: Brief) -> str:

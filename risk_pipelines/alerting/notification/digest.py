@@ -79,7 +79,7 @@ class Digest:
     console_url: str | None = None  # the risk console, where each alert has its page
 
     def link(self, item: DigestItem) -> str | None:
-        return f"{self.console_url}/alerts/{item.alert_id}" if self.console_url else None
+        return alert_page_url(self.console_url, item.alert_id)
 
     @property
     def key(self) -> str:
@@ -135,6 +135,11 @@ def _by_area(items: list[DigestItem]) -> list[tuple[str, list[DigestItem]]]:
         members.sort(key=_item_order)
     worst = {a: max(severity_rank(i.severity) for i in members) for a, members in areas.items()}
     return sorted(areas.items(), key=lambda kv: (-worst[kv[0]], kv[0]))
+
+
+def alert_page_url(console_url: str | None, alert_id: int) -> str | None:
+    """An alert's page in the risk console (console/app.py serves ``/alerts/<id>``)."""
+    return f"{console_url}/alerts/{alert_id}" if console_url else None
 
 
 def item_line(item: DigestItem, link: str | None = None) -> str:
